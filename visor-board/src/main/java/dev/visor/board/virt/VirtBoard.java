@@ -1,0 +1,60 @@
+package dev.visor.board.virt;
+
+import dev.visor.devices.riscv.Clint;
+import dev.visor.devices.riscv.Plic;
+import dev.visor.devices.rtc.GoldfishRtc;
+import dev.visor.devices.syscon.PowerListener;
+import dev.visor.devices.syscon.TestSyscon;
+import dev.visor.devices.uart.Uart16550;
+import dev.visor.engine.riscv.HartGroup;
+import dev.visor.machine.Clock;
+import dev.visor.machine.GuestMemory;
+import dev.visor.machine.MmioBus;
+
+import java.io.OutputStream;
+
+/**
+ * QEMU's RISC-V {@code virt} machine: guest RAM, the MMIO bus wired from {@link VirtMemoryMap}, the
+ * board devices (CLINT, PLIC, UART, RTC, test/syscon) and the harts of the RISC-V engine.
+ * {@link BootLoader} puts firmware, kernel, initrd and device tree into RAM and sets the harts' entry.
+ */
+public final class VirtBoard {
+    public final GuestMemory memory;
+    public final MmioBus bus = new MmioBus();
+    public final Clock clock = new Clock(VirtMemoryMap.TIMEBASE_HZ);
+    public final HartGroup harts;
+    public final Plic plic;
+    public final Clint clint;
+    public final Uart16550 uart;
+    public final GoldfishRtc rtc;
+    public final TestSyscon syscon;
+
+    /**
+     * @param harts   number of harts
+     * @param ramSize guest RAM in bytes (multiple of 4 KiB)
+     * @param console where the UART's output goes
+     * @param power   told when the guest powers off or reboots
+     * @param engine  told when a bare-metal program exits through HTIF or the engine fails
+     */
+    public VirtBoard(int harts, long ramSize, OutputStream console, PowerListener power, HartGroup.Listener engine) {
+        memory = new GuestMemory(VirtMemoryMap.DRAM.base, ramSize);
+        this.harts = new HartGroup(harts, memory, bus, clock, engine);
+        plic = new Plic(this.harts.pins(), VirtMemoryMap.PLIC_SOURCES);
+        clint = new Clint(clock, this.harts.pins());
+        uart = new Uart16550(console, plic.line(VirtMemoryMap.UART0.irq));
+        rtc = new GoldfishRtc(plic.line(VirtMemoryMap.RTC.irq));
+        syscon = new TestSyscon(power);
+        bus.register("test", VirtMemoryMap.TEST.base, VirtMemoryMap.TEST.size, syscon);
+        bus.register("rtc", VirtMemoryMap.RTC.base, VirtMemoryMap.RTC.size, rtc);
+        bus.register("clint", VirtMemoryMap.CLINT.base, VirtMemoryMap.CLINT.size, clint);
+        bus.register("plic", VirtMemoryMap.PLIC.base, VirtMemoryMap.PLIC.size, plic);
+        bus.register("uart0", VirtMemoryMap.UART0.base, VirtMemoryMap.UART0.size, uart);
+    }
+
+    public void start() { harts.start(); }
+
+    public void stop() {
+        harts.stop();
+        rtc.close();
+    }
+}

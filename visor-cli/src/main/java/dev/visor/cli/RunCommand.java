@@ -1,0 +1,276 @@
+package dev.visor.cli;
+
+import dev.visor.images.GuestImage;
+import dev.visor.images.ImageException;
+import dev.visor.images.InitramfsBuilder;
+import dev.visor.vmm.VirtualMachine;
+import dev.visor.vmm.VmConfigException;
+import dev.visor.vmm.VmSpec;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import java.io.BufferedOutputStream;
+import java.io.FileDescriptor;
+import java.io.FileInputStream;
+import java.io.FileOutputStream;
+import java.io.FilterOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/** {@code visor run}: one VM in the foreground, its serial console on this terminal (or on stdin/stdout). */
+@Command(name = "run",
+        mixinStandardHelpOptions = true,
+        description = "Boot a VM with its serial console on this terminal. "
+                + "Without --kernel: Debian's riscv64 kernel and initramfs with OpenSBI, to a shell.",
+        footer = {
+            "",
+            "Console: Ctrl-A x quits (stops the VM), Ctrl-A h prints help, Ctrl-A Ctrl-A sends Ctrl-A.",
+            "When stdin is not a terminal, its bytes are typed into the console as they come (with",
+            "the default image: once its shell is up), without escapes; the VM runs until the guest",
+            "powers off, e.g.",
+            "  printf 'echo $((6*7))\\npoweroff -f\\n' | visor run",
+            "The exit status is the VM's: 0 after the guest powers off.",
+        },
+        usageHelpAutoWidth = true)
+final class RunCommand implements java.util.concurrent.Callable<Integer> {
+    static final int MAX_CPUS = 64;
+    static final long MIN_MEMORY = 16L << 20;
+    static final long PAGE = 4096;
+
+    @Option(names = "--cpus", paramLabel = "N", defaultValue = "1",
+            description = "Virtual CPUs, 1 to " + MAX_CPUS + " (default: ${DEFAULT-VALUE}).")
+    int cpus;
+
+    @Option(names = {"-m", "--memory"}, paramLabel = "SIZE", defaultValue = "512M",
+            description = "Guest RAM: 512M, 1G, 1.5G or a number of bytes; at least 16M (default: ${DEFAULT-VALUE}).")
+    String memory;
+
+    @Option(names = "--kernel", paramLabel = "FILE",
+            description = "Kernel Image, or with --firmware none a bare-metal ELF "
+                    + "(default: Debian's riscv64 kernel, pulled into ~/.cache/visor on first use).")
+    Path kernel;
+
+    @Option(names = "--initrd", paramLabel = "FILE|none",
+            description = "Initramfs (default: Debian's, when the kernel is the default one; else none).")
+    String initrd;
+
+    @Option(names = "--firmware", paramLabel = "FILE|none",
+            description = "Firmware at the start of RAM (default: OpenSBI fw_jump.bin from the image); "
+                    + "'none' runs the kernel as a bare-metal ELF in M-mode.")
+    String firmware;
+
+    @Option(names = "--append", paramLabel = "STR",
+            description = "Kernel command line (default: '" + VmSpec.DEFAULT_APPEND + "').")
+    String append;
+
+    @Spec
+    CommandSpec spec;
+
+    private final Images images;
+
+    RunCommand(Images images) {
+        this.images = images;
+    }
+
+    /** Set by {@link #resolve}: the initramfs is the default image's, whose /init prints the ready marker. */
+    private boolean defaultInitrd;
+
+    @Override
+    public Integer call() throws Exception {
+        VmSpec vmSpec = resolve(System.err);
+        boolean interactive = Terminal.interactive();
+        OutputStream stdout = new BufferedOutputStream(new FileOutputStream(FileDescriptor.out), 1 << 16);
+        // Piped input is held back until the default image's shell is up: a guest drops what reaches
+        // its serial port before userspace opens it, so `printf 'cmd\n' | visor run` would lose 'cmd'.
+        // At a terminal a person types when they see the prompt, as on real hardware.
+        CountDownLatch inputReady = new CountDownLatch(1);
+        OutputStream console = stdout;
+        if (!interactive && waitsForShell(vmSpec)) {
+            console = new MarkerOutputStream(stdout, new MarkerWatch(InitramfsBuilder.READY_MARKER), inputReady::countDown);
+        } else {
+            inputReady.countDown();
+        }
+        VirtualMachine vm;
+        try {
+            vm = VirtualMachine.build(vmSpec, console);
+        } catch (OutOfMemoryError e) {
+            throw new CliException("not enough host memory for a " + Sizes.exact(vmSpec.memoryBytes()) + " guest", e);
+        }
+        return interactive ? runInteractive(vm, console) : runPiped(vm, console, inputReady);
+    }
+
+    /** True when the guest runs the default image's /init (which prints the ready marker). */
+    boolean waitsForShell(VmSpec vmSpec) {
+        return defaultInitrd && (vmSpec.append() == null || !vmSpec.append().contains("rdinit="));
+    }
+
+    /** Checks the options and fills in the defaults, pulling the default image when it is needed. */
+    VmSpec resolve(PrintStream progress) throws CliException, ImageException {
+        if (cpus < 1 || cpus > MAX_CPUS) {
+            throw bad("--cpus must be between 1 and " + MAX_CPUS + " (got " + cpus + ")");
+        }
+        long mem;
+        try {
+            mem = Sizes.parse(memory);
+        } catch (IllegalArgumentException e) {
+            throw bad("--memory: " + e.getMessage());
+        }
+        if (mem < MIN_MEMORY) {
+            String hint = mem < (1L << 20) && memory.strip().matches("\\d+") ? " (did you mean " + memory.strip() + "M?)" : "";
+            throw bad("--memory " + memory.strip() + " is too small: a VM needs at least 16M" + hint);
+        }
+        if (mem > Long.MAX_VALUE - PAGE) throw bad("--memory " + memory.strip() + " is too large");
+        mem = (mem + PAGE - 1) / PAGE * PAGE;
+
+        Path userKernel = kernel == null ? null : existing("--kernel", kernel);
+        Path userInitrd = isNone(initrd) || initrd == null ? null : existing("--initrd", Path.of(initrd));
+        Path userFirmware = isNone(firmware) || firmware == null ? null : existing("--firmware", Path.of(firmware));
+
+        GuestImage image = null;
+        if (userKernel == null || firmware == null) image = images.defaultImage(progress);
+
+        Path k = userKernel != null ? userKernel : image.kernel();
+        Path i;
+        if (initrd != null) i = userInitrd; // a file, or null for "none"
+        else i = userKernel == null ? image.initrd() : null;
+        defaultInitrd = i != null && image != null && i.equals(image.initrd());
+        Path f;
+        if (firmware != null) f = userFirmware; // a file, or null for "none"
+        else f = image.firmware();
+        String a = append != null ? append : VmSpec.DEFAULT_APPEND;
+        return new VmSpec(cpus, mem, k, i, f, a);
+    }
+
+    private int runInteractive(VirtualMachine vm, OutputStream console) throws IOException, InterruptedException {
+        AtomicBoolean quit = new AtomicBoolean();
+        ConsoleEscape escape = new ConsoleEscape();
+        PrintStream err = System.err;
+        ConsoleEscape.Listener listener = new ConsoleEscape.Listener() {
+            @Override
+            public void forward(byte[] data, int off, int len) {
+                vm.consoleInput(data, off, len);
+            }
+
+            @Override
+            public void action(ConsoleEscape.Action action) {
+                switch (action) {
+                    case HELP -> {
+                        err.print("\r\n" + ConsoleEscape.HELP);
+                        err.flush();
+                    }
+                    case QUIT -> {
+                        quit.set(true);
+                        vm.stop();
+                    }
+                }
+            }
+        };
+        int status;
+        try (Terminal ignored = Terminal.raw()) {
+            vm.start();
+            startInput((buf, n) -> escape.feed(buf, 0, n, listener), escape::quitRequested, null);
+            status = vm.awaitExit();
+            flush(console);
+        }
+        reportFailure(vm);
+        if (quit.get()) {
+            err.println();
+            err.println("visor: terminated");
+            return 0;
+        }
+        return status;
+    }
+
+    private int runPiped(VirtualMachine vm, OutputStream console, CountDownLatch inputReady) throws InterruptedException {
+        vm.start();
+        startInput((buf, n) -> vm.consoleInput(buf, 0, n), () -> false, inputReady);
+        int status = vm.awaitExit();
+        flush(console);
+        reportFailure(vm);
+        return status;
+    }
+
+    /** The VMM's own failure (its status is then {@link VirtualMachine#EXIT_INTERNAL_ERROR}), as one line. */
+    private static void reportFailure(VirtualMachine vm) {
+        String failure = vm.failure();
+        if (failure != null) System.err.println("visor: " + Main.oneLine(failure));
+    }
+
+    private interface Chunk { void accept(byte[] buf, int n); }
+
+    /**
+     * Reads stdin on a daemon thread, once {@code ready} (if not null) opens, until EOF (then does
+     * nothing more: the guest runs on) or {@code done}.
+     */
+    private void startInput(Chunk sink, java.util.function.BooleanSupplier done, CountDownLatch ready) {
+        boolean debug = spec != null && Main.debug(spec.root().commandLine().getParseResult());
+        Thread.ofPlatform().daemon().name("visor-stdin").start(() -> {
+            InputStream in = new FileInputStream(FileDescriptor.in);
+            byte[] buf = new byte[4096];
+            try {
+                if (ready != null) ready.await();
+                int n;
+                while (!done.getAsBoolean() && (n = in.read(buf)) > 0) sink.accept(buf, n);
+            } catch (IOException e) {
+                if (debug) System.err.println("visor: stdin: " + e.getMessage());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+    }
+
+    /** Passes console output through, and runs {@code onMarker} once the marker has gone by. */
+    static final class MarkerOutputStream extends FilterOutputStream {
+        private final MarkerWatch watch;
+        private final Runnable onMarker;
+
+        MarkerOutputStream(OutputStream out, MarkerWatch watch, Runnable onMarker) {
+            super(out);
+            this.watch = watch;
+            this.onMarker = onMarker;
+        }
+
+        @Override
+        public void write(int b) throws IOException {
+            write(new byte[] {(byte) b}, 0, 1);
+        }
+
+        @Override
+        public synchronized void write(byte[] b, int off, int len) throws IOException {
+            out.write(b, off, len);
+            if (!watch.found() && watch.feed(b, off, len)) onMarker.run();
+        }
+    }
+
+    private static void flush(OutputStream console) {
+        try {
+            console.flush();
+        } catch (IOException ignored) {
+            // stdout is gone (closed pipe): nothing left to tell
+        }
+    }
+
+    private static boolean isNone(String s) {
+        return "none".equals(s);
+    }
+
+    private Main.BadValueException bad(String message) {
+        return new Main.BadValueException(spec.commandLine(), message);
+    }
+
+    /** A file the user named: it must be there and readable, checked before any image is pulled. */
+    private static Path existing(String option, Path p) throws CliException {
+        if (!Files.exists(p)) throw new CliException(option + " " + p + ": no such file");
+        if (Files.isDirectory(p)) throw new CliException(option + " " + p + ": is a directory");
+        if (!Files.isReadable(p)) throw new CliException(option + " " + p + ": permission denied");
+        return p;
+    }
+}

@@ -1,0 +1,123 @@
+package dev.visor.engine.riscv;
+
+import java.lang.invoke.VarHandle;
+
+/**
+ * The A extension: LR/SC and AMOs on guest RAM, atomic across harts (each hart is a host thread).
+ *
+ * <p>SC succeeds when this hart holds a reservation on the address and memory still holds the value
+ * LR read (a compare-and-set), the usual emulator rendering of a reservation set of one word.
+ * AMOs on MMIO are refused with an access fault; nothing on this board needs them.
+ */
+final class Atomics {
+    private Atomics() {}
+
+    static void execute(Hart h, int insn) {
+        int f3 = (insn >>> 12) & 7;
+        int rd = (insn >>> 7) & 31, rs1 = (insn >>> 15) & 31, rs2 = (insn >>> 20) & 31;
+        int op = insn >>> 27;
+        long va = h.x[rs1];
+        long src = h.x[rs2];
+        if (f3 == 2) {
+            h.x[rd] = word(h, op, va, (int) src, insn);
+        } else if (f3 == 3) {
+            h.x[rd] = dword(h, op, va, src, insn);
+        } else {
+            throw h.fault(Trap.ILLEGAL, insn);
+        }
+    }
+
+    private static long word(Hart h, int op, long va, int src, int insn) {
+        var ram = h.ram;
+        VarHandle vh = Hart.ATOMIC_INT;
+        switch (op) {
+            case 0x02: { // lr.w
+                if (((insn >>> 20) & 31) != 0) throw h.fault(Trap.ILLEGAL, insn);
+                long off = h.mmu.atomicOffset(va, 4, false);
+                int v = (int) vh.getVolatile(ram, off);
+                h.reservation = off;
+                h.reservationValue = v;
+                return v;
+            }
+            case 0x03: { // sc.w
+                long off = h.mmu.atomicOffset(va, 4, true);
+                boolean ok = h.reservation == off && vh.compareAndSet(ram, off, (int) h.reservationValue, src);
+                h.reservation = -1;
+                return ok ? 0 : 1;
+            }
+            default:
+        }
+        long off = h.mmu.atomicOffset(va, 4, true);
+        return switch (op) {
+            case 0x01 -> (int) vh.getAndSet(ram, off, src);
+            case 0x00 -> (int) vh.getAndAdd(ram, off, src);
+            case 0x04 -> (int) vh.getAndBitwiseXor(ram, off, src);
+            case 0x0c -> (int) vh.getAndBitwiseAnd(ram, off, src);
+            case 0x08 -> (int) vh.getAndBitwiseOr(ram, off, src);
+            case 0x10, 0x14, 0x18, 0x1c -> {
+                int old;
+                do {
+                    old = (int) vh.getVolatile(ram, off);
+                } while (!vh.compareAndSet(ram, off, old, minMax32(op, old, src)));
+                yield old;
+            }
+            default -> throw h.fault(Trap.ILLEGAL, insn);
+        };
+    }
+
+    private static long dword(Hart h, int op, long va, long src, int insn) {
+        var ram = h.ram;
+        VarHandle vh = Hart.ATOMIC_LONG;
+        switch (op) {
+            case 0x02: {
+                if (((insn >>> 20) & 31) != 0) throw h.fault(Trap.ILLEGAL, insn);
+                long off = h.mmu.atomicOffset(va, 8, false);
+                long v = (long) vh.getVolatile(ram, off);
+                h.reservation = off;
+                h.reservationValue = v;
+                return v;
+            }
+            case 0x03: {
+                long off = h.mmu.atomicOffset(va, 8, true);
+                boolean ok = h.reservation == off && vh.compareAndSet(ram, off, h.reservationValue, src);
+                h.reservation = -1;
+                return ok ? 0 : 1;
+            }
+            default:
+        }
+        long off = h.mmu.atomicOffset(va, 8, true);
+        return switch (op) {
+            case 0x01 -> (long) vh.getAndSet(ram, off, src);
+            case 0x00 -> (long) vh.getAndAdd(ram, off, src);
+            case 0x04 -> (long) vh.getAndBitwiseXor(ram, off, src);
+            case 0x0c -> (long) vh.getAndBitwiseAnd(ram, off, src);
+            case 0x08 -> (long) vh.getAndBitwiseOr(ram, off, src);
+            case 0x10, 0x14, 0x18, 0x1c -> {
+                long old;
+                do {
+                    old = (long) vh.getVolatile(ram, off);
+                } while (!vh.compareAndSet(ram, off, old, minMax64(op, old, src)));
+                yield old;
+            }
+            default -> throw h.fault(Trap.ILLEGAL, insn);
+        };
+    }
+
+    private static int minMax32(int op, int a, int b) {
+        return switch (op) {
+            case 0x10 -> Math.min(a, b);
+            case 0x14 -> Math.max(a, b);
+            case 0x18 -> Integer.compareUnsigned(a, b) <= 0 ? a : b;
+            default -> Integer.compareUnsigned(a, b) >= 0 ? a : b;
+        };
+    }
+
+    private static long minMax64(int op, long a, long b) {
+        return switch (op) {
+            case 0x10 -> Math.min(a, b);
+            case 0x14 -> Math.max(a, b);
+            case 0x18 -> Long.compareUnsigned(a, b) <= 0 ? a : b;
+            default -> Long.compareUnsigned(a, b) >= 0 ? a : b;
+        };
+    }
+}

@@ -1,0 +1,602 @@
+package dev.visor.engine.riscv;
+
+import dev.visor.machine.Clock;
+import dev.visor.machine.GuestMemory;
+import dev.visor.machine.InterruptPins;
+import dev.visor.machine.MmioBus;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.VarHandle;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * One RV64GC hardware thread: registers, CSRs, TLBs and the interpreter loop.
+ *
+ * <p>Threading: all state except the interrupt inputs is owned by the hart's own thread (the vCPU
+ * thread). {@link #setPending}, {@link #setTimerCompare} and the control requests may be called from
+ * any thread; they only touch volatile fields and wake the hart.
+ *
+ * <h2>Implementation overview</h2>
+ * The loop in {@link #execute} runs a block of up to {@link #BLOCK} instructions with the program
+ * counter in a local variable. Instruction fetch, loads and stores go through three small
+ * direct-mapped TLBs (fetch, read, write) that hold, per virtual page, the offset of the page in
+ * guest RAM: a hit is an index, a compare and a memory access. Misses, MMIO, page faults and all
+ * privileged work live in cold methods. A synchronous exception is a preallocated {@link Trap}
+ * thrown from those cold paths and caught at the block loop, so the common path never tests for it.
+ * Between blocks the hart polls its interrupt inputs, the timer and the control requests; a hart
+ * in WFI parks until an interrupt input changes or its timer deadline passes.
+ */
+public final class Hart implements InterruptPins {
+    /** Instructions per block between interrupt polls: bounds interrupt latency to tens of microseconds. */
+    static final int BLOCK = 4096;
+    static final int TLB_SIZE = 256, TLB_MASK = TLB_SIZE - 1;
+
+    static final int PRIV_U = 0, PRIV_S = 1, PRIV_M = 3;
+
+    static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED;
+    static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED;
+    static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED;
+    // Atomic views of guest RAM for AMOs and LR/SC. Guest RAM is little-endian like the host (x86-64, aarch64).
+    static final VarHandle ATOMIC_INT = ValueLayout.JAVA_INT.varHandle();
+    static final VarHandle ATOMIC_LONG = ValueLayout.JAVA_LONG.varHandle();
+
+    // ---- machine ----
+    final int id;
+    final GuestMemory memory;
+    final MemorySegment ram;
+    final long ramBase, ramSize;
+    final MmioBus bus;
+    final Clock clock;
+    final HartGroup group;
+
+    // ---- architectural state ----
+    final long[] x = new long[32];
+    final long[] f = new long[32];
+    final FpCsr fcsr = new FpCsr();
+    long pc;
+    int priv = PRIV_M;
+
+    long mstatus = Csr.XLEN_FIELDS;
+    long medeleg, mideleg, mie, mtvec, mscratch, mepc, mcause, mtval, mcounteren, menvcfg, mcountinhibit;
+    long stvec, sscratch, sepc, scause, stval, scounteren, senvcfg, satp;
+    final long[] pmpcfg = new long[16];
+    final long[] pmpaddr = new long[64];
+    /** mip bits written by software (SSIP, STIP, SEIP). */
+    long mipSoftware;
+    /** mip bits driven by interrupt controllers (MSIP, MEIP, SEIP); written under {@code this} lock. */
+    volatile long mipHardware;
+    /** Timer compare (CLINT mtimecmp), unsigned ticks; MTIP is pending while clock >= this. */
+    volatile long mtimecmp = -1L;
+    /** Instructions retired. */
+    long instret;
+
+    /** LR/SC reservation: guest-physical address or -1, and the value loaded by LR. */
+    long reservation = -1;
+    long reservationValue;
+
+    // ---- TLBs: tag = virtual page number (or -1), off = page offset in guest RAM ----
+    final long[] fetchTag = new long[TLB_SIZE], fetchOff = new long[TLB_SIZE];
+    final long[] readTag = new long[TLB_SIZE], readOff = new long[TLB_SIZE];
+    final long[] writeTag = new long[TLB_SIZE], writeOff = new long[TLB_SIZE];
+
+    /**
+     * TLB context tags, OR-ed into the virtual page number (bits 56+): the privilege and the mstatus
+     * bits that change what a page walk allows (SUM, MXR). Entries filled in one context never hit in
+     * another, so privilege changes and SUM toggles need no TLB flush.
+     */
+    long fetchCtx, dataCtx;
+
+    final Trap trap = new Trap();
+    final Mmu mmu;
+
+    // ---- control ----
+    volatile boolean waitingForInterrupt;
+    volatile boolean stopRequested;
+    volatile Thread thread;
+    /** Set by other threads to make the hart leave its block early (interrupt, flush, stop). */
+    volatile boolean attention;
+    volatile boolean tlbFlushRequested;
+
+    Hart(int id, GuestMemory memory, MmioBus bus, Clock clock, HartGroup group) {
+        this.id = id;
+        this.memory = memory;
+        this.ram = memory.segment();
+        this.ramBase = memory.base();
+        this.ramSize = memory.size();
+        this.bus = bus;
+        this.clock = clock;
+        this.group = group;
+        this.mmu = new Mmu(this);
+        flushTlb();
+    }
+
+    public int id() { return id; }
+    public long pc() { return pc; }
+    public long register(int i) { return x[i]; }
+    public int privilege() { return priv; }
+
+    /** Sets the state a hart has at reset before jumping to firmware or a kernel. */
+    public void reset(long entry, long a0, long a1, long a2) {
+        java.util.Arrays.fill(x, 0);
+        pc = entry;
+        x[10] = a0;
+        x[11] = a1;
+        x[12] = a2;
+        priv = PRIV_M;
+        mstatus = Csr.XLEN_FIELDS;
+        updateContext();
+        flushTlb();
+    }
+
+    // ---------------------------------------------------------------- interrupt inputs (any thread)
+
+    @Override
+    public void setPending(int bit, boolean level) {
+        synchronized (this) {
+            long m = mipHardware;
+            mipHardware = level ? m | (1L << bit) : m & ~(1L << bit);
+        }
+        kick();
+    }
+
+    @Override
+    public void setTimerCompare(long ticks) {
+        mtimecmp = ticks;
+        kick();
+    }
+
+    /** Makes the hart poll its inputs soon and wakes it from WFI. */
+    void kick() {
+        attention = true;
+        Thread t = thread;
+        if (t != null && waitingForInterrupt) LockSupport.unpark(t);
+    }
+
+    // ---------------------------------------------------------------- run loop
+
+    /** Runs until {@link #requestStop}. Call on the hart's own thread. */
+    void run() {
+        thread = Thread.currentThread();
+        while (!stopRequested) {
+            group.pausePoint(this);
+            if (stopRequested) break;
+            if (tlbFlushRequested) {
+                tlbFlushRequested = false;
+                flushTlb();
+            }
+            attention = false;
+            if (checkInterrupts()) waitingForInterrupt = false;
+            if (waitingForInterrupt) {
+                idle();
+                continue;
+            }
+            execute(BLOCK);
+        }
+    }
+
+    void requestStop() {
+        stopRequested = true;
+        attention = true;
+        Thread t = thread;
+        if (t != null) LockSupport.unpark(t);
+    }
+
+    /** Pending interrupt bits as software sees them in mip. */
+    long mip() {
+        long p = mipSoftware | mipHardware;
+        if (Long.compareUnsigned(clock.ticks(), mtimecmp) >= 0) p |= 1L << Csr.MTI;
+        return p;
+    }
+
+    /** WFI: parks until an enabled interrupt is pending (whatever the global enables say), a request, or the timer. */
+    private void idle() {
+        while (!stopRequested && !attention) {
+            if ((mip() & mie) != 0) break;
+            long wait = (mie & (1L << Csr.MTI)) != 0 ? clock.nanosUntil(mtimecmp) : 1_000_000_000L;
+            if (wait <= 0) break;
+            LockSupport.parkNanos(this, Math.min(wait, 1_000_000_000L));
+            if (group.pauseRequested()) return;
+        }
+        if ((mip() & mie) != 0) waitingForInterrupt = false;
+    }
+
+    /** Takes the highest-priority enabled pending interrupt, if any. Returns true if one is pending and enabled in mie. */
+    private boolean checkInterrupts() {
+        long pending = mip() & mie;
+        if (pending == 0) return false;
+        // M-level interrupts: those not delegated
+        long mPending = pending & ~mideleg;
+        boolean mEnabled = priv < PRIV_M || (mstatus & Csr.MIE_BIT) != 0;
+        if (mPending != 0 && mEnabled) {
+            takeTrap(true, pickInterrupt(mPending), 0, pc);
+            return true;
+        }
+        long sPending = pending & mideleg;
+        boolean sEnabled = priv < PRIV_S || (priv == PRIV_S && (mstatus & Csr.SIE_BIT) != 0);
+        if (sPending != 0 && sEnabled) {
+            takeTrap(true, pickInterrupt(sPending), 0, pc);
+        }
+        return true;
+    }
+
+    /** Priority order of the privileged spec: MEI, MSI, MTI, SEI, SSI, STI. */
+    private static int pickInterrupt(long bits) {
+        if ((bits & (1L << Csr.MEI)) != 0) return Csr.MEI;
+        if ((bits & (1L << Csr.MSI)) != 0) return Csr.MSI;
+        if ((bits & (1L << Csr.MTI)) != 0) return Csr.MTI;
+        if ((bits & (1L << Csr.SEI)) != 0) return Csr.SEI;
+        if ((bits & (1L << Csr.SSI)) != 0) return Csr.SSI;
+        return Csr.STI;
+    }
+
+    /** Enters the trap handler for an exception or interrupt taken at {@code epc}. */
+    void takeTrap(boolean interrupt, int cause, long tval, long epc) {
+        reservation = -1;
+        long causeValue = interrupt ? (1L << 63) | cause : cause;
+        long delegated = interrupt ? mideleg : medeleg;
+        if (priv <= PRIV_S && ((delegated >>> cause) & 1) != 0) {
+            scause = causeValue;
+            sepc = epc;
+            stval = tval;
+            long s = mstatus;
+            s = (s & Csr.SIE_BIT) != 0 ? s | Csr.SPIE : s & ~Csr.SPIE;
+            s = priv == PRIV_S ? s | Csr.SPP : s & ~Csr.SPP;
+            mstatus = s & ~Csr.SIE_BIT;
+            priv = PRIV_S;
+            pc = (stvec & 1) != 0 && interrupt ? (stvec & ~3L) + 4L * cause : stvec & ~3L;
+        } else {
+            mcause = causeValue;
+            mepc = epc;
+            mtval = tval;
+            long s = mstatus;
+            s = (s & Csr.MIE_BIT) != 0 ? s | Csr.MPIE : s & ~Csr.MPIE;
+            s = (s & ~Csr.MPP) | ((long) priv << Csr.MPP_SHIFT);
+            mstatus = s & ~Csr.MIE_BIT;
+            priv = PRIV_M;
+            pc = (mtvec & 1) != 0 && interrupt ? (mtvec & ~3L) + 4L * cause : mtvec & ~3L;
+        }
+        // always: even without a privilege change, the new MPP changes what MPRV data accesses use
+        updateContext();
+    }
+
+    /** Recomputes the TLB context tags; call after any change of priv or of mstatus MPRV/MPP/SUM/MXR. */
+    void updateContext() {
+        long s = mstatus;
+        int dataPriv = priv == PRIV_M && (s & Csr.MPRV) != 0 ? (int) ((s >>> Csr.MPP_SHIFT) & 3) : priv;
+        long bits = ((s & Csr.SUM) != 0 ? 4 : 0) | ((s & Csr.MXR) != 0 ? 8 : 0);
+        fetchCtx = (long) priv << 56;
+        dataCtx = (dataPriv | bits) << 56;
+    }
+
+    // ---------------------------------------------------------------- TLB
+
+    void flushTlb() {
+        java.util.Arrays.fill(fetchTag, -1L);
+        java.util.Arrays.fill(readTag, -1L);
+        java.util.Arrays.fill(writeTag, -1L);
+    }
+
+    // ---------------------------------------------------------------- memory access, hot paths
+
+    Trap fault(int cause, long tval) {
+        // an illegal instruction's tval is its encoding, zero-extended (callers pass the int insn)
+        return trap.set(cause, cause == Trap.ILLEGAL ? tval & 0xffffffffL : tval);
+    }
+
+    long load8(long va) {
+        long vpn = va >>> 12;
+        int i = (int) vpn & TLB_MASK;
+        if (readTag[i] == (vpn | dataCtx)) return ram.get(ValueLayout.JAVA_BYTE, readOff[i] + (va & 0xfff));
+        return (byte) mmu.loadSlow(va, 1);
+    }
+
+    long load16(long va) {
+        long vpn = va >>> 12;
+        int i = (int) vpn & TLB_MASK;
+        if (readTag[i] == (vpn | dataCtx) && (va & 0xfff) <= 0xffe) return ram.get(SHORT, readOff[i] + (va & 0xfff));
+        return (short) mmu.loadSlow(va, 2);
+    }
+
+    long load32(long va) {
+        long vpn = va >>> 12;
+        int i = (int) vpn & TLB_MASK;
+        if (readTag[i] == (vpn | dataCtx) && (va & 0xfff) <= 0xffc) return ram.get(INT, readOff[i] + (va & 0xfff));
+        return (int) mmu.loadSlow(va, 4);
+    }
+
+    long load64(long va) {
+        long vpn = va >>> 12;
+        int i = (int) vpn & TLB_MASK;
+        if (readTag[i] == (vpn | dataCtx) && (va & 0xfff) <= 0xff8) return ram.get(LONG, readOff[i] + (va & 0xfff));
+        return mmu.loadSlow(va, 8);
+    }
+
+    void store8(long va, long v) {
+        long vpn = va >>> 12;
+        int i = (int) vpn & TLB_MASK;
+        if (writeTag[i] == (vpn | dataCtx)) ram.set(ValueLayout.JAVA_BYTE, writeOff[i] + (va & 0xfff), (byte) v);
+        else mmu.storeSlow(va, 1, v);
+    }
+
+    void store16(long va, long v) {
+        long vpn = va >>> 12;
+        int i = (int) vpn & TLB_MASK;
+        if (writeTag[i] == (vpn | dataCtx) && (va & 0xfff) <= 0xffe) ram.set(SHORT, writeOff[i] + (va & 0xfff), (short) v);
+        else mmu.storeSlow(va, 2, v);
+    }
+
+    void store32(long va, long v) {
+        long vpn = va >>> 12;
+        int i = (int) vpn & TLB_MASK;
+        if (writeTag[i] == (vpn | dataCtx) && (va & 0xfff) <= 0xffc) ram.set(INT, writeOff[i] + (va & 0xfff), (int) v);
+        else mmu.storeSlow(va, 4, v);
+    }
+
+    void store64(long va, long v) {
+        long vpn = va >>> 12;
+        int i = (int) vpn & TLB_MASK;
+        if (writeTag[i] == (vpn | dataCtx) && (va & 0xfff) <= 0xff8) ram.set(LONG, writeOff[i] + (va & 0xfff), v);
+        else mmu.storeSlow(va, 8, v);
+    }
+
+    // ---------------------------------------------------------------- the interpreter
+
+    /** Executes up to {@code budget} instructions, stopping early at WFI or when attention is requested. */
+    void execute(int budget) {
+        final long[] x = this.x;
+        final MemorySegment ram = this.ram;
+        long pc = this.pc;
+        int done = 0;
+        // Fetch cache: the guest-RAM offset of the page holding pc, valid while pc stays in page fetchVpn.
+        long fetchVpn = -1, fetchPage = 0;
+        while (true) {
+            try {
+                while (done < budget) {
+                    // ---- fetch ----
+                    int insn, len;
+                    long vpn = pc >>> 12;
+                    if (vpn != fetchVpn) {
+                        int i = (int) vpn & TLB_MASK;
+                        if (fetchTag[i] != (vpn | fetchCtx)) mmu.fillFetch(pc);
+                        fetchVpn = vpn;
+                        fetchPage = fetchOff[i];
+                    }
+                    int po = (int) pc & 0xfff;
+                    if (po != 0xffe) {
+                        insn = ram.get(INT, fetchPage + po);
+                    } else {
+                        insn = ram.get(SHORT, fetchPage + po) & 0xffff;
+                        if ((insn & 3) == 3) insn |= mmu.fetchHalf(pc + 2) << 16;
+                    }
+                    if ((insn & 3) != 3) {
+                        int c = insn & 0xffff;
+                        insn = Rvc.EXPAND[c];
+                        len = 2;
+                        if (insn == 0) throw fault(Trap.ILLEGAL, c);
+                    } else {
+                        len = 4;
+                    }
+                    done++;
+                    // ---- execute ----
+                    int rd = (insn >>> 7) & 31, rs1 = (insn >>> 15) & 31, f3 = (insn >>> 12) & 7;
+                    switch (insn & 0x7f) {
+                        case 0x13 -> { // OP-IMM
+                            long a = x[rs1];
+                            long imm = insn >> 20;
+                            long r;
+                            switch (f3) {
+                                case 0 -> r = a + imm;
+                                case 1 -> {
+                                    if ((insn >>> 26) != 0) throw fault(Trap.ILLEGAL, insn);
+                                    r = a << imm;
+                                }
+                                case 2 -> r = a < imm ? 1 : 0;
+                                case 3 -> r = Long.compareUnsigned(a, imm) < 0 ? 1 : 0;
+                                case 4 -> r = a ^ imm;
+                                case 5 -> {
+                                    int f6 = insn >>> 26;
+                                    if (f6 == 0) r = a >>> imm;
+                                    else if (f6 == 0x10) r = a >> imm;
+                                    else throw fault(Trap.ILLEGAL, insn);
+                                }
+                                case 6 -> r = a | imm;
+                                default -> r = a & imm;
+                            }
+                            x[rd] = r;
+                        }
+                        case 0x33 -> { // OP
+                            long a = x[rs1], b = x[(insn >>> 20) & 31];
+                            int f7 = insn >>> 25;
+                            long r;
+                            if (f7 == 0) {
+                                r = switch (f3) {
+                                    case 0 -> a + b;
+                                    case 1 -> a << b;
+                                    case 2 -> a < b ? 1 : 0;
+                                    case 3 -> Long.compareUnsigned(a, b) < 0 ? 1 : 0;
+                                    case 4 -> a ^ b;
+                                    case 5 -> a >>> b;
+                                    case 6 -> a | b;
+                                    default -> a & b;
+                                };
+                            } else if (f7 == 0x20) {
+                                if (f3 == 0) r = a - b;
+                                else if (f3 == 5) r = a >> b;
+                                else throw fault(Trap.ILLEGAL, insn);
+                            } else if (f7 == 1) {
+                                r = Alu.mulDiv(f3, a, b);
+                            } else {
+                                throw fault(Trap.ILLEGAL, insn);
+                            }
+                            x[rd] = r;
+                        }
+                        case 0x03 -> { // LOAD
+                            long va = x[rs1] + (insn >> 20);
+                            long r = switch (f3) {
+                                case 0 -> load8(va);
+                                case 1 -> load16(va);
+                                case 2 -> load32(va);
+                                case 3 -> load64(va);
+                                case 4 -> load8(va) & 0xff;
+                                case 5 -> load16(va) & 0xffff;
+                                case 6 -> load32(va) & 0xffffffffL;
+                                default -> throw fault(Trap.ILLEGAL, insn);
+                            };
+                            x[rd] = r;
+                        }
+                        case 0x23 -> { // STORE
+                            long va = x[rs1] + (((insn >> 25) << 5) | ((insn >>> 7) & 31));
+                            long v = x[(insn >>> 20) & 31];
+                            switch (f3) {
+                                case 0 -> store8(va, v);
+                                case 1 -> store16(va, v);
+                                case 2 -> store32(va, v);
+                                case 3 -> store64(va, v);
+                                default -> throw fault(Trap.ILLEGAL, insn);
+                            }
+                        }
+                        case 0x63 -> { // BRANCH
+                            long a = x[rs1], b = x[(insn >>> 20) & 31];
+                            boolean taken = switch (f3) {
+                                case 0 -> a == b;
+                                case 1 -> a != b;
+                                case 4 -> a < b;
+                                case 5 -> a >= b;
+                                case 6 -> Long.compareUnsigned(a, b) < 0;
+                                case 7 -> Long.compareUnsigned(a, b) >= 0;
+                                default -> throw fault(Trap.ILLEGAL, insn);
+                            };
+                            if (taken) {
+                                int imm = ((insn >> 31) << 12) | (((insn >>> 7) & 1) << 11) | (((insn >>> 25) & 0x3f) << 5)
+                                        | (((insn >>> 8) & 0xf) << 1);
+                                pc += imm;
+                                continue;
+                            }
+                        }
+                        case 0x1b -> { // OP-IMM-32
+                            int a = (int) x[rs1];
+                            int imm = insn >> 20;
+                            int r;
+                            switch (f3) {
+                                case 0 -> r = a + imm;
+                                case 1 -> {
+                                    if ((insn >>> 25) != 0) throw fault(Trap.ILLEGAL, insn);
+                                    r = a << imm;
+                                }
+                                case 5 -> {
+                                    int f7 = insn >>> 25;
+                                    if (f7 == 0) r = a >>> imm;
+                                    else if (f7 == 0x20) r = a >> imm;
+                                    else throw fault(Trap.ILLEGAL, insn);
+                                }
+                                default -> throw fault(Trap.ILLEGAL, insn);
+                            }
+                            x[rd] = r;
+                        }
+                        case 0x3b -> { // OP-32
+                            int a = (int) x[rs1], b = (int) x[(insn >>> 20) & 31];
+                            int f7 = insn >>> 25;
+                            long r;
+                            if (f7 == 0) {
+                                if (f3 == 0) r = a + b;
+                                else if (f3 == 1) r = a << b;
+                                else if (f3 == 5) r = a >>> b;
+                                else throw fault(Trap.ILLEGAL, insn);
+                            } else if (f7 == 0x20) {
+                                if (f3 == 0) r = a - b;
+                                else if (f3 == 5) r = a >> b;
+                                else throw fault(Trap.ILLEGAL, insn);
+                            } else if (f7 == 1) {
+                                r = Alu.mulDivW(f3, a, b, insn, this);
+                            } else {
+                                throw fault(Trap.ILLEGAL, insn);
+                            }
+                            x[rd] = r;
+                        }
+                        case 0x37 -> x[rd] = insn & 0xfffff000; // LUI
+                        case 0x17 -> x[rd] = pc + (insn & 0xfffff000); // AUIPC
+                        case 0x6f -> { // JAL
+                            int imm = ((insn >> 31) << 20) | (insn & 0xff000) | (((insn >>> 20) & 1) << 11)
+                                    | (((insn >>> 21) & 0x3ff) << 1);
+                            x[rd] = pc + len;
+                            x[0] = 0;
+                            pc += imm;
+                            continue;
+                        }
+                        case 0x67 -> { // JALR
+                            if (f3 != 0) throw fault(Trap.ILLEGAL, insn);
+                            long target = (x[rs1] + (insn >> 20)) & ~1L;
+                            x[rd] = pc + len;
+                            x[0] = 0;
+                            pc = target;
+                            continue;
+                        }
+                        case 0x0f -> { // MISC-MEM: fence, fence.i (no decoded-code cache to drop)
+                            if (f3 == 0) VarHandle.fullFence();
+                            else if (f3 != 1) throw fault(Trap.ILLEGAL, insn);
+                        }
+                        case 0x73 -> { // SYSTEM
+                            this.pc = pc;
+                            // bring instret up to date (the instructions before this one) for counter reads
+                            instret += done - 1;
+                            budget -= done - 1;
+                            done = 1;
+                            int r = f3 == 0 ? Privileged.system(this, insn) : Privileged.csr(this, insn, len);
+                            if (r != Privileged.NEXT) {
+                                // the privileged op changed pc (trap return) or wants the block to end (WFI, CSR side effects)
+                                pc = r == Privileged.JUMPED ? this.pc : pc + len;
+                                x[0] = 0;
+                                this.pc = pc;
+                                instret += done;
+                                return;
+                            }
+                        }
+                        case 0x2f -> Atomics.execute(this, insn);
+                        case 0x07 -> { // LOAD-FP
+                            requireFp(insn);
+                            long va = x[rs1] + (insn >> 20);
+                            if (f3 == 2) f[rd] = 0xffffffff00000000L | (load32(va) & 0xffffffffL);
+                            else if (f3 == 3) f[rd] = load64(va);
+                            else throw fault(Trap.ILLEGAL, insn);
+                            mstatus |= Csr.FS;
+                        }
+                        case 0x27 -> { // STORE-FP
+                            requireFp(insn);
+                            long va = x[rs1] + (((insn >> 25) << 5) | ((insn >>> 7) & 31));
+                            long v = f[(insn >>> 20) & 31];
+                            if (f3 == 2) store32(va, v);
+                            else if (f3 == 3) store64(va, v);
+                            else throw fault(Trap.ILLEGAL, insn);
+                        }
+                        case 0x43, 0x47, 0x4b, 0x4f, 0x53 -> {
+                            requireFp(insn);
+                            if (!FloatUnit.execute(insn, x, f, fcsr)) throw fault(Trap.ILLEGAL, insn);
+                            mstatus |= Csr.FS;
+                        }
+                        default -> throw fault(Trap.ILLEGAL, insn);
+                    }
+                    x[0] = 0;
+                    pc += len;
+                    if (attention) break;
+                }
+                this.pc = pc;
+                instret += done;
+                return;
+            } catch (Trap t) {
+                x[0] = 0;
+                takeTrap(false, t.cause, t.tval, pc);
+                pc = this.pc;
+                fetchVpn = -1;
+                if (attention) {
+                    instret += done;
+                    return;
+                }
+            }
+        }
+    }
+
+    private void requireFp(int insn) {
+        if ((mstatus & Csr.FS) == 0) throw fault(Trap.ILLEGAL, insn);
+    }
+}
