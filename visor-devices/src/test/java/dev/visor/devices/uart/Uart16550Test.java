@@ -23,6 +23,23 @@ class Uart16550Test {
     private int rd(int reg) { return (int) uart.read(reg, 1); }
     private void wr(int reg, int v) { uart.write(reg, 1, v); }
 
+    /** What Linux's driver does when it opens the port: enable the RX interrupt (which opens the input gate). */
+    private static void openRx(Uart16550 u) {
+        u.write(1, 1, 0x01);
+        u.write(1, 1, 0x00);
+    }
+
+    @Test
+    void hostInputWaitsUntilTheGuestEnablesReceiveInterrupts() {
+        uart.receive(new byte[] {'a', 'b'}, 0, 2);
+        assertEquals(0x60, rd(5), "no data ready before the driver opened the port");
+        assertEquals(0, rd(0), "a probe's RBR read does not consume input");
+        openRx(uart);
+        assertEquals(0x61, rd(5));
+        assertEquals('a', rd(0));
+        assertEquals('b', rd(0));
+    }
+
     @Test
     void resetState() {
         assertEquals(0x01, rd(2), "IIR: no interrupt, FIFOs off");
@@ -72,6 +89,7 @@ class Uart16550Test {
         Uart16550 small = new Uart16550(out, irq::set, 16);
         byte[] data = new byte[20];
         for (int i = 0; i < data.length; i++) data[i] = (byte) i;
+        openRx(small);
         assertEquals(16, small.receive(data, 0, 20));
         assertEquals(0, small.freeSpace());
         assertEquals(0, small.receive(data, 16, 4));
@@ -128,6 +146,7 @@ class Uart16550Test {
     void fcrResetKeepsHostInput() {
         byte[] data = new byte[40];
         for (int i = 0; i < data.length; i++) data[i] = (byte) i;
+        openRx(uart);
         uart.receive(data, 0, 40);
         wr(2, 0x01); // enabling FIFOs resets them, but input from the host is never lost
         assertEquals(0, rd(0));
@@ -159,6 +178,7 @@ class Uart16550Test {
 
     @Test
     void loopbackDoesNotCrash() {
+        openRx(uart);
         wr(4, 0x1B); // LOOP | OUT2 | RTS | DTR
         assertEquals(0x1B, rd(4));
         assertEquals(0xB0, rd(6));
@@ -183,6 +203,7 @@ class Uart16550Test {
     @Test
     void concurrentHostInputKeepsOrder() throws Exception {
         int total = 200_000;
+        openRx(uart);
         Thread producer = new Thread(() -> {
             byte[] chunk = new byte[100];
             int sent = 0;

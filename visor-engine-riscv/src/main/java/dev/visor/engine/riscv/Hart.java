@@ -70,6 +70,9 @@ public final class Hart implements InterruptPins {
     volatile long mtimecmp = -1L;
     /** Instructions retired. */
     long instret;
+    /** Statistics for tuning and metrics: fetch TLB refills, exceptions taken (by cause), interrupts taken. */
+    long fetchMisses, interruptsTaken;
+    final long[] exceptionsTaken = new long[16];
 
     /** LR/SC reservation: guest-physical address or -1, and the value loaded by LR. */
     long reservation = -1;
@@ -115,6 +118,15 @@ public final class Hart implements InterruptPins {
     public long pc() { return pc; }
     public long register(int i) { return x[i]; }
     public int privilege() { return priv; }
+
+    /** One line of counters for tuning: instructions, fetch TLB misses, exceptions by cause, interrupts. */
+    public String statistics() {
+        StringBuilder b = new StringBuilder();
+        b.append("hart ").append(id).append(": instret=").append(instret).append(" fetchMisses=").append(fetchMisses)
+                .append(" interrupts=").append(interruptsTaken).append(" exceptions=");
+        for (int c = 0; c < 16; c++) if (exceptionsTaken[c] != 0) b.append(c).append(':').append(exceptionsTaken[c]).append(' ');
+        return b.toString();
+    }
 
     /** Sets the state a hart has at reset before jumping to firmware or a kernel. */
     public void reset(long entry, long a0, long a1, long a2) {
@@ -232,6 +244,7 @@ public final class Hart implements InterruptPins {
 
     /** Enters the trap handler for an exception or interrupt taken at {@code epc}. */
     void takeTrap(boolean interrupt, int cause, long tval, long epc) {
+        if (interrupt) interruptsTaken++; else exceptionsTaken[cause & 15]++;
         reservation = -1;
         long causeValue = interrupt ? (1L << 63) | cause : cause;
         long delegated = interrupt ? mideleg : medeleg;
@@ -358,7 +371,10 @@ public final class Hart implements InterruptPins {
                     long vpn = pc >>> 12;
                     if (vpn != fetchVpn) {
                         int i = (int) vpn & TLB_MASK;
-                        if (fetchTag[i] != (vpn | fetchCtx)) mmu.fillFetch(pc);
+                        if (fetchTag[i] != (vpn | fetchCtx)) {
+                            fetchMisses++;
+                            mmu.fillFetch(pc);
+                        }
                         fetchVpn = vpn;
                         fetchPage = fetchOff[i];
                     }

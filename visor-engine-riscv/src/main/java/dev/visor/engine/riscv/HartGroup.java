@@ -79,6 +79,7 @@ public final class HartGroup {
 
     /** Stops all harts and waits for their threads to end. */
     public void stop() {
+        if (Boolean.getBoolean("visor.stats")) for (Hart h : harts) System.err.println(h.statistics());
         for (Hart h : harts) h.requestStop();
         synchronized (pauseLock) {
             pauseRequested = false;

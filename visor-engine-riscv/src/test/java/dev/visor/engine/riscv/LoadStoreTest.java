@@ -25,7 +25,7 @@ class LoadStoreTest {
             a.ld(A6, S0, 0);
             a.lb(A7, S0, 8);   // positive byte
             a.lw(T0, S0, 8);   // positive word
-            a.lw(T1, S0, -8 + 16);
+            a.lw(T1, S0, 8);
             a.label("end").spin();
         });
         m.memory.writeLong(DATA, 0xfedc_ba98_8765_f4f3L);
@@ -96,9 +96,9 @@ class LoadStoreTest {
             a.li(A0, 0x8877_6655_4433_2211L);
             a.sd(A0, S0, 0);       // 3 bytes in one page, 5 in the next
             a.ld(A1, S0, 0);
-            a.lw(A2, S0, 0);       // crosses: 0x44332211 -> negative? no: 0x44332211 positive
-            a.lw(A3, S0, 2);       // 0x77665544? bytes at page-1..page+2: 33 44 55 66 -> 0x66554433
-            a.lh(A4, S0, 2);       // bytes page-1, page: 0x33 0x44 -> 0x4433
+            a.lw(A2, S0, 0);       // page-3 .. page: 11 22 33 44
+            a.lw(A3, S0, 2);       // page-1 .. page+2: 33 44 55 66
+            a.lh(A4, S0, 2);       // page-1, page: 33 44
             a.li(T0, 0xffff_ffff_8000_0000L);
             a.sw(T0, S0, 1);       // page-2 .. page+1
             a.lw(A5, S0, 1);       // sign-extended across the boundary
