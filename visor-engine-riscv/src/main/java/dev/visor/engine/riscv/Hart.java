@@ -73,6 +73,7 @@ public final class Hart implements InterruptPins {
     /** Statistics for tuning and metrics: fetch TLB refills, exceptions taken (by cause), interrupts taken. */
     long fetchMisses, interruptsTaken;
     final long[] exceptionsTaken = new long[16];
+    final long[] interruptsByCause = new long[16];
 
     /** LR/SC reservation: guest-physical address or -1, and the value loaded by LR. */
     long reservation = -1;
@@ -123,7 +124,9 @@ public final class Hart implements InterruptPins {
     public String statistics() {
         StringBuilder b = new StringBuilder();
         b.append("hart ").append(id).append(": instret=").append(instret).append(" fetchMisses=").append(fetchMisses)
-                .append(" interrupts=").append(interruptsTaken).append(" exceptions=");
+                .append(" interrupts=").append(interruptsTaken).append(" (");
+        for (int c = 0; c < 16; c++) if (interruptsByCause[c] != 0) b.append(c).append(':').append(interruptsByCause[c]).append(' ');
+        b.append(") exceptions=");
         for (int c = 0; c < 16; c++) if (exceptionsTaken[c] != 0) b.append(c).append(':').append(exceptionsTaken[c]).append(' ');
         return b.toString();
     }
@@ -244,7 +247,7 @@ public final class Hart implements InterruptPins {
 
     /** Enters the trap handler for an exception or interrupt taken at {@code epc}. */
     void takeTrap(boolean interrupt, int cause, long tval, long epc) {
-        if (interrupt) interruptsTaken++; else exceptionsTaken[cause & 15]++;
+        if (interrupt) { interruptsTaken++; interruptsByCause[cause & 15]++; } else exceptionsTaken[cause & 15]++;
         reservation = -1;
         long causeValue = interrupt ? (1L << 63) | cause : cause;
         long delegated = interrupt ? mideleg : medeleg;

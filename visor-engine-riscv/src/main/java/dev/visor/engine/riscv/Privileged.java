@@ -75,7 +75,10 @@ final class Privileged {
         if (writes && (csr >>> 10) == 3) throw illegal(h, insn);
         long old = read(h, csr, insn);
         if (writes) {
-            long v = kind == 1 ? src : kind == 2 ? old | src : old & ~src;
+            // csrrs/csrrc on mip/sip modify the software-written bits only: folding in the level of an
+            // external line (SEIP from the PLIC) would latch it and cause an interrupt storm (priv spec 3.1.9)
+            long base = csr == Csr.MIP || csr == Csr.SIP ? h.mipSoftware : old;
+            long v = kind == 1 ? src : kind == 2 ? base | src : base & ~src;
             write(h, csr, v, insn);
         }
         h.x[rd] = old;

@@ -57,6 +57,21 @@ class CsrTest {
     }
 
     @Test
+    void clearingStipInMipDoesNotLatchTheExternalSeipLine() {
+        // OpenSBI clears STIP with csrrc while the PLIC may be holding SEIP high; the write must not
+        // turn the line's level into the software-latched SEIP bit, or SEIP stays pending forever.
+        TestMachine m = prog(Hart.PRIV_M, a -> {
+            a.li(T0, 1L << Csr.STI);
+            a.csrrc(ZERO, Csr.MIP, T0);
+        });
+        m.hart.mipSoftware = 1L << Csr.STI;
+        m.hart.setPending(Csr.SEI, true);
+        assertTrue(!run(m), "no trap");
+        m.hart.setPending(Csr.SEI, false);
+        assertEquals(0, m.hart.mip() & ((1L << Csr.SEI) | (1L << Csr.STI)), "SEIP follows the line, STIP cleared");
+    }
+
+    @Test
     void writingAReadOnlyCsrIsIllegal() {
         assertIllegal(prog(Hart.PRIV_M, a -> a.csrrw(ZERO, Csr.MHARTID, ZERO)), 0);      // csrrw always writes
         assertIllegal(prog(Hart.PRIV_M, a -> { a.li(T0, 1); a.csrrs(A0, Csr.MVENDORID, T0); }), 1);
