@@ -398,170 +398,90 @@ public final class Hart implements InterruptPins {
                     }
                     done++;
                     // ---- execute ----
-                    int rd = (insn >>> 7) & 31, rs1 = (insn >>> 15) & 31, f3 = (insn >>> 12) & 7;
-                    switch (insn & 0x7f) {
-                        case 0x13 -> { // OP-IMM
-                            long a = x[rs1];
-                            long imm = insn >> 20;
-                            long r;
-                            switch (f3) {
-                                case 0 -> r = a + imm;
-                                case 1 -> {
-                                    if ((insn >>> 26) != 0) throw fault(Trap.ILLEGAL, insn);
-                                    r = a << imm;
-                                }
-                                case 2 -> r = a < imm ? 1 : 0;
-                                case 3 -> r = Long.compareUnsigned(a, imm) < 0 ? 1 : 0;
-                                case 4 -> r = a ^ imm;
-                                case 5 -> {
-                                    int f6 = insn >>> 26;
-                                    if (f6 == 0) r = a >>> imm;
-                                    else if (f6 == 0x10) r = a >> imm;
-                                    else throw fault(Trap.ILLEGAL, insn);
-                                }
-                                case 6 -> r = a | imm;
-                                default -> r = a & imm;
-                            }
-                            x[rd] = r;
+                    // One flat switch on opcode and funct3 together: a single indirect jump per instruction,
+                    // where a switch on the opcode followed by one on funct3 would cost two.
+                    int rd = (insn >>> 7) & 31, rs1 = (insn >>> 15) & 31;
+                    switch (((insn >>> 2) & 0x1f) | (insn >>> 7 & 0xe0)) {
+                        // OP-IMM
+                        case OP_IMM -> x[rd] = x[rs1] + (insn >> 20); // addi
+                        case OP_IMM | 1 << 5 -> { // slli
+                            if ((insn >>> 26) != 0) throw fault(Trap.ILLEGAL, insn);
+                            x[rd] = x[rs1] << (insn >> 20);
                         }
-                        case 0x33 -> { // OP
-                            long a = x[rs1], b = x[(insn >>> 20) & 31];
+                        case OP_IMM | 2 << 5 -> x[rd] = x[rs1] < (insn >> 20) ? 1 : 0;
+                        case OP_IMM | 3 << 5 -> x[rd] = Long.compareUnsigned(x[rs1], insn >> 20) < 0 ? 1 : 0;
+                        case OP_IMM | 4 << 5 -> x[rd] = x[rs1] ^ (insn >> 20);
+                        case OP_IMM | 5 << 5 -> {
+                            int f6 = insn >>> 26;
+                            if (f6 == 0) x[rd] = x[rs1] >>> (insn >> 20);
+                            else if (f6 == 0x10) x[rd] = x[rs1] >> (insn >> 20);
+                            else throw fault(Trap.ILLEGAL, insn);
+                        }
+                        case OP_IMM | 6 << 5 -> x[rd] = x[rs1] | (insn >> 20);
+                        case OP_IMM | 7 << 5 -> x[rd] = x[rs1] & (insn >> 20);
+                        // LOAD
+                        case LOAD -> x[rd] = load8(x[rs1] + (insn >> 20));
+                        case LOAD | 1 << 5 -> x[rd] = load16(x[rs1] + (insn >> 20));
+                        case LOAD | 2 << 5 -> x[rd] = load32(x[rs1] + (insn >> 20));
+                        case LOAD | 3 << 5 -> x[rd] = load64(x[rs1] + (insn >> 20));
+                        case LOAD | 4 << 5 -> x[rd] = load8(x[rs1] + (insn >> 20)) & 0xff;
+                        case LOAD | 5 << 5 -> x[rd] = load16(x[rs1] + (insn >> 20)) & 0xffff;
+                        case LOAD | 6 << 5 -> x[rd] = load32(x[rs1] + (insn >> 20)) & 0xffffffffL;
+                        // STORE
+                        case STORE -> store8(x[rs1] + sImm(insn), x[(insn >>> 20) & 31]);
+                        case STORE | 1 << 5 -> store16(x[rs1] + sImm(insn), x[(insn >>> 20) & 31]);
+                        case STORE | 2 << 5 -> store32(x[rs1] + sImm(insn), x[(insn >>> 20) & 31]);
+                        case STORE | 3 << 5 -> store64(x[rs1] + sImm(insn), x[(insn >>> 20) & 31]);
+                        // BRANCH
+                        case BRANCH -> { if (x[rs1] == x[(insn >>> 20) & 31]) { pc += bImm(insn); continue; } }
+                        case BRANCH | 1 << 5 -> { if (x[rs1] != x[(insn >>> 20) & 31]) { pc += bImm(insn); continue; } }
+                        case BRANCH | 4 << 5 -> { if (x[rs1] < x[(insn >>> 20) & 31]) { pc += bImm(insn); continue; } }
+                        case BRANCH | 5 << 5 -> { if (x[rs1] >= x[(insn >>> 20) & 31]) { pc += bImm(insn); continue; } }
+                        case BRANCH | 6 << 5 -> {
+                            if (Long.compareUnsigned(x[rs1], x[(insn >>> 20) & 31]) < 0) { pc += bImm(insn); continue; }
+                        }
+                        case BRANCH | 7 << 5 -> {
+                            if (Long.compareUnsigned(x[rs1], x[(insn >>> 20) & 31]) >= 0) { pc += bImm(insn); continue; }
+                        }
+                        // OP: funct7 0 (base), 0x20 (sub, sra), 1 (M extension)
+                        case OP -> {
                             int f7 = insn >>> 25;
-                            long r;
-                            if (f7 == 0) {
-                                r = switch (f3) {
-                                    case 0 -> a + b;
-                                    case 1 -> a << b;
-                                    case 2 -> a < b ? 1 : 0;
-                                    case 3 -> Long.compareUnsigned(a, b) < 0 ? 1 : 0;
-                                    case 4 -> a ^ b;
-                                    case 5 -> a >>> b;
-                                    case 6 -> a | b;
-                                    default -> a & b;
-                                };
-                            } else if (f7 == 0x20) {
-                                if (f3 == 0) r = a - b;
-                                else if (f3 == 5) r = a >> b;
-                                else throw fault(Trap.ILLEGAL, insn);
-                            } else if (f7 == 1) {
-                                r = Alu.mulDiv(f3, a, b);
-                            } else {
-                                throw fault(Trap.ILLEGAL, insn);
-                            }
-                            x[rd] = r;
-                        }
-                        case 0x03 -> { // LOAD
-                            long va = x[rs1] + (insn >> 20);
-                            long r = switch (f3) {
-                                case 0 -> load8(va);
-                                case 1 -> load16(va);
-                                case 2 -> load32(va);
-                                case 3 -> load64(va);
-                                case 4 -> load8(va) & 0xff;
-                                case 5 -> load16(va) & 0xffff;
-                                case 6 -> load32(va) & 0xffffffffL;
-                                default -> throw fault(Trap.ILLEGAL, insn);
-                            };
-                            x[rd] = r;
-                        }
-                        case 0x23 -> { // STORE
-                            long va = x[rs1] + (((insn >> 25) << 5) | ((insn >>> 7) & 31));
-                            long v = x[(insn >>> 20) & 31];
-                            switch (f3) {
-                                case 0 -> store8(va, v);
-                                case 1 -> store16(va, v);
-                                case 2 -> store32(va, v);
-                                case 3 -> store64(va, v);
-                                default -> throw fault(Trap.ILLEGAL, insn);
-                            }
-                        }
-                        case 0x63 -> { // BRANCH
                             long a = x[rs1], b = x[(insn >>> 20) & 31];
-                            boolean taken = switch (f3) {
-                                case 0 -> a == b;
-                                case 1 -> a != b;
-                                case 4 -> a < b;
-                                case 5 -> a >= b;
-                                case 6 -> Long.compareUnsigned(a, b) < 0;
-                                case 7 -> Long.compareUnsigned(a, b) >= 0;
-                                default -> throw fault(Trap.ILLEGAL, insn);
-                            };
-                            if (taken) {
-                                int imm = ((insn >> 31) << 12) | (((insn >>> 7) & 1) << 11) | (((insn >>> 25) & 0x3f) << 5)
-                                        | (((insn >>> 8) & 0xf) << 1);
-                                pc += imm;
-                                continue;
-                            }
+                            if (f7 == 0) x[rd] = a + b;
+                            else if (f7 == 0x20) x[rd] = a - b;
+                            else if (f7 == 1) x[rd] = a * b;
+                            else throw fault(Trap.ILLEGAL, insn);
                         }
-                        case 0x1b -> { // OP-IMM-32
-                            int a = (int) x[rs1];
-                            int imm = insn >> 20;
-                            int r;
-                            switch (f3) {
-                                case 0 -> r = a + imm;
-                                case 1 -> {
-                                    if ((insn >>> 25) != 0) throw fault(Trap.ILLEGAL, insn);
-                                    r = a << imm;
-                                }
-                                case 5 -> {
-                                    int f7 = insn >>> 25;
-                                    if (f7 == 0) r = a >>> imm;
-                                    else if (f7 == 0x20) r = a >> imm;
-                                    else throw fault(Trap.ILLEGAL, insn);
-                                }
-                                default -> throw fault(Trap.ILLEGAL, insn);
-                            }
-                            x[rd] = r;
-                        }
-                        case 0x3b -> { // OP-32
-                            int a = (int) x[rs1], b = (int) x[(insn >>> 20) & 31];
-                            int f7 = insn >>> 25;
-                            long r;
-                            if (f7 == 0) {
-                                if (f3 == 0) r = a + b;
-                                else if (f3 == 1) r = a << b;
-                                else if (f3 == 5) r = a >>> b;
-                                else throw fault(Trap.ILLEGAL, insn);
-                            } else if (f7 == 0x20) {
-                                if (f3 == 0) r = a - b;
-                                else if (f3 == 5) r = a >> b;
-                                else throw fault(Trap.ILLEGAL, insn);
-                            } else if (f7 == 1) {
-                                r = Alu.mulDivW(f3, a, b, insn, this);
-                            } else {
-                                throw fault(Trap.ILLEGAL, insn);
-                            }
-                            x[rd] = r;
-                        }
-                        case 0x37 -> x[rd] = insn & 0xfffff000; // LUI
-                        case 0x17 -> x[rd] = pc + (insn & 0xfffff000); // AUIPC
-                        case 0x6f -> { // JAL
-                            int imm = ((insn >> 31) << 20) | (insn & 0xff000) | (((insn >>> 20) & 1) << 11)
-                                    | (((insn >>> 21) & 0x3ff) << 1);
+                        case OP | 1 << 5, OP | 2 << 5, OP | 3 << 5, OP | 4 << 5, OP | 5 << 5, OP | 6 << 5, OP | 7 << 5 ->
+                                x[rd] = op(insn, x[rs1], x[(insn >>> 20) & 31]);
+                        case OP_IMM_32 -> x[rd] = (int) x[rs1] + (insn >> 20); // addiw
+                        case OP_IMM_32 | 1 << 5, OP_IMM_32 | 5 << 5 -> x[rd] = shiftW(insn, (int) x[rs1]);
+                        case OP_32, OP_32 | 1 << 5, OP_32 | 4 << 5, OP_32 | 5 << 5, OP_32 | 6 << 5, OP_32 | 7 << 5 ->
+                                x[rd] = op32(insn, (int) x[rs1], (int) x[(insn >>> 20) & 31]);
+                        case LUI | 0 << 5, LUI | 1 << 5, LUI | 2 << 5, LUI | 3 << 5, LUI | 4 << 5, LUI | 5 << 5, LUI | 6 << 5, LUI | 7 << 5 -> x[rd] = insn & 0xfffff000;
+                        case AUIPC | 0 << 5, AUIPC | 1 << 5, AUIPC | 2 << 5, AUIPC | 3 << 5, AUIPC | 4 << 5, AUIPC | 5 << 5, AUIPC | 6 << 5, AUIPC | 7 << 5 -> x[rd] = pc + (insn & 0xfffff000);
+                        case JAL | 0 << 5, JAL | 1 << 5, JAL | 2 << 5, JAL | 3 << 5, JAL | 4 << 5, JAL | 5 << 5, JAL | 6 << 5, JAL | 7 << 5 -> {
                             x[rd] = pc + len;
                             x[0] = 0;
-                            pc += imm;
+                            pc += jImm(insn);
                             continue;
                         }
-                        case 0x67 -> { // JALR
-                            if (f3 != 0) throw fault(Trap.ILLEGAL, insn);
+                        case JALR -> {
                             long target = (x[rs1] + (insn >> 20)) & ~1L;
                             x[rd] = pc + len;
                             x[0] = 0;
                             pc = target;
                             continue;
                         }
-                        case 0x0f -> { // MISC-MEM: fence, fence.i (no decoded-code cache to drop)
-                            if (f3 == 0) VarHandle.fullFence();
-                            else if (f3 != 1) throw fault(Trap.ILLEGAL, insn);
-                        }
-                        case 0x73 -> { // SYSTEM
+                        case MISC_MEM -> VarHandle.fullFence(); // fence
+                        case MISC_MEM | 1 << 5 -> { } // fence.i: there is no decoded-code cache to drop
+                        case SYSTEM | 0 << 5, SYSTEM | 1 << 5, SYSTEM | 2 << 5, SYSTEM | 3 << 5, SYSTEM | 5 << 5, SYSTEM | 6 << 5, SYSTEM | 7 << 5 -> {
                             this.pc = pc;
                             // bring instret up to date (the instructions before this one) for counter reads
                             instret += done - 1;
                             budget -= done - 1;
                             done = 1;
-                            int r = f3 == 0 ? Privileged.system(this, insn) : Privileged.csr(this, insn, len);
+                            int r = (insn & 0x7000) == 0 ? Privileged.system(this, insn) : Privileged.csr(this, insn, len);
                             if (r != Privileged.NEXT) {
                                 // the privileged op changed pc (trap return) or wants the block to end (WFI, CSR side effects)
                                 pc = r == Privileged.JUMPED ? this.pc : pc + len;
@@ -571,24 +491,20 @@ public final class Hart implements InterruptPins {
                                 return;
                             }
                         }
-                        case 0x2f -> Atomics.execute(this, insn);
-                        case 0x07 -> { // LOAD-FP
+                        case AMO | 2 << 5, AMO | 3 << 5 -> Atomics.execute(this, insn);
+                        case LOAD_FP | 2 << 5 -> { // flw
                             requireFp(insn);
-                            long va = x[rs1] + (insn >> 20);
-                            if (f3 == 2) f[rd] = 0xffffffff00000000L | (load32(va) & 0xffffffffL);
-                            else if (f3 == 3) f[rd] = load64(va);
-                            else throw fault(Trap.ILLEGAL, insn);
+                            f[rd] = 0xffffffff00000000L | (load32(x[rs1] + (insn >> 20)) & 0xffffffffL);
                             mstatus |= Csr.FS;
                         }
-                        case 0x27 -> { // STORE-FP
+                        case LOAD_FP | 3 << 5 -> { // fld
                             requireFp(insn);
-                            long va = x[rs1] + (((insn >> 25) << 5) | ((insn >>> 7) & 31));
-                            long v = f[(insn >>> 20) & 31];
-                            if (f3 == 2) store32(va, v);
-                            else if (f3 == 3) store64(va, v);
-                            else throw fault(Trap.ILLEGAL, insn);
+                            f[rd] = load64(x[rs1] + (insn >> 20));
+                            mstatus |= Csr.FS;
                         }
-                        case 0x43, 0x47, 0x4b, 0x4f, 0x53 -> {
+                        case STORE_FP | 2 << 5 -> { requireFp(insn); store32(x[rs1] + sImm(insn), f[(insn >>> 20) & 31]); }
+                        case STORE_FP | 3 << 5 -> { requireFp(insn); store64(x[rs1] + sImm(insn), f[(insn >>> 20) & 31]); }
+                        case MADD | 0 << 5, MADD | 1 << 5, MADD | 2 << 5, MADD | 3 << 5, MADD | 4 << 5, MADD | 5 << 5, MADD | 6 << 5, MADD | 7 << 5, MSUB | 0 << 5, MSUB | 1 << 5, MSUB | 2 << 5, MSUB | 3 << 5, MSUB | 4 << 5, MSUB | 5 << 5, MSUB | 6 << 5, MSUB | 7 << 5, NMSUB | 0 << 5, NMSUB | 1 << 5, NMSUB | 2 << 5, NMSUB | 3 << 5, NMSUB | 4 << 5, NMSUB | 5 << 5, NMSUB | 6 << 5, NMSUB | 7 << 5, NMADD | 0 << 5, NMADD | 1 << 5, NMADD | 2 << 5, NMADD | 3 << 5, NMADD | 4 << 5, NMADD | 5 << 5, NMADD | 6 << 5, NMADD | 7 << 5, OP_FP | 0 << 5, OP_FP | 1 << 5, OP_FP | 2 << 5, OP_FP | 3 << 5, OP_FP | 4 << 5, OP_FP | 5 << 5, OP_FP | 6 << 5, OP_FP | 7 << 5 -> {
                             requireFp(insn);
                             if (!FloatUnit.execute(insn, x, f, fcsr)) throw fault(Trap.ILLEGAL, insn);
                             mstatus |= Csr.FS;
@@ -597,7 +513,6 @@ public final class Hart implements InterruptPins {
                     }
                     x[0] = 0;
                     pc += len;
-                    if (attention) break;
                 }
                 this.pc = pc;
                 instret += done;
@@ -613,6 +528,72 @@ public final class Hart implements InterruptPins {
                 }
             }
         }
+    }
+
+    // major opcodes >>> 2, the low five bits of the dispatch key (funct3 is the high three)
+    static final int LOAD = 0x00, LOAD_FP = 0x01, MISC_MEM = 0x03, OP_IMM = 0x04, AUIPC = 0x05, OP_IMM_32 = 0x06,
+            STORE = 0x08, STORE_FP = 0x09, AMO = 0x0b, OP = 0x0c, LUI = 0x0d, OP_32 = 0x0e, MADD = 0x10, MSUB = 0x11,
+            NMSUB = 0x12, NMADD = 0x13, OP_FP = 0x14, BRANCH = 0x18, JALR = 0x19, JAL = 0x1b, SYSTEM = 0x1c;
+
+    private static long sImm(int insn) { return ((insn >> 25) << 5) | ((insn >>> 7) & 31); }
+
+    private static long bImm(int insn) {
+        return ((insn >> 31) << 12) | (((insn >>> 7) & 1) << 11) | (((insn >>> 25) & 0x3f) << 5) | (((insn >>> 8) & 0xf) << 1);
+    }
+
+    private static long jImm(int insn) {
+        return ((insn >> 31) << 20) | (insn & 0xff000) | (((insn >>> 20) & 1) << 11) | (((insn >>> 21) & 0x3ff) << 1);
+    }
+
+    /** OP with funct3 != 0: shifts, compares, logic, and the M extension's high multiplies and divides. */
+    private long op(int insn, long a, long b) {
+        int f7 = insn >>> 25, f3 = (insn >>> 12) & 7;
+        if (f7 == 0) {
+            return switch (f3) {
+                case 1 -> a << b;
+                case 2 -> a < b ? 1 : 0;
+                case 3 -> Long.compareUnsigned(a, b) < 0 ? 1 : 0;
+                case 4 -> a ^ b;
+                case 5 -> a >>> b;
+                case 6 -> a | b;
+                default -> a & b;
+            };
+        }
+        if (f7 == 0x20 && f3 == 5) return a >> b;
+        if (f7 == 1) return Alu.mulDiv(f3, a, b);
+        throw fault(Trap.ILLEGAL, insn);
+    }
+
+    /** slliw, srliw, sraiw. */
+    private long shiftW(int insn, int a) {
+        int f7 = insn >>> 25, sh = (insn >>> 20) & 31;
+        if ((insn & 0x7000) == 0x1000) {
+            if (f7 != 0) throw fault(Trap.ILLEGAL, insn);
+            return a << sh;
+        }
+        if (f7 == 0) return a >>> sh;
+        if (f7 == 0x20) return a >> sh;
+        throw fault(Trap.ILLEGAL, insn);
+    }
+
+    /** OP-32: addw, subw, sllw, srlw, sraw and the M extension's word forms. */
+    private long op32(int insn, int a, int b) {
+        int f7 = insn >>> 25, f3 = (insn >>> 12) & 7;
+        if (f7 == 0) {
+            switch (f3) {
+                case 0: return a + b;
+                case 1: return a << b;
+                case 5: return a >>> b;
+                default: throw fault(Trap.ILLEGAL, insn);
+            }
+        }
+        if (f7 == 0x20) {
+            if (f3 == 0) return a - b;
+            if (f3 == 5) return a >> b;
+            throw fault(Trap.ILLEGAL, insn);
+        }
+        if (f7 == 1) return Alu.mulDivW(f3, a, b, insn, this);
+        throw fault(Trap.ILLEGAL, insn);
     }
 
     private void requireFp(int insn) {
