@@ -30,7 +30,8 @@ import java.util.concurrent.locks.LockSupport;
 public final class Hart implements InterruptPins {
     /** Instructions per block between interrupt polls: bounds interrupt latency to tens of microseconds. */
     static final int BLOCK = 4096;
-    static final int TLB_SIZE = 256, TLB_MASK = TLB_SIZE - 1;
+    /** Entries per TLB: 1024 pages (4 MiB) covers the hot part of a Linux kernel text plus a process. */
+    static final int TLB_SIZE = 1024, TLB_MASK = TLB_SIZE - 1;
 
     static final int PRIV_U = 0, PRIV_S = 1, PRIV_M = 3;
 
@@ -92,6 +93,18 @@ public final class Hart implements InterruptPins {
     long fetchCtx, dataCtx;
 
     final Trap trap = new Trap();
+
+    // ---- translated blocks (see Block, BlockTranslator) ----
+    /** Translates hot blocks to JVM bytecode unless -Dvisor.translate=false (then everything is interpreted). */
+    static final boolean TRANSLATE = !"false".equals(System.getProperty("visor.translate"));
+    /** Executions of a jump target before its block is translated: cold code is not worth a class. */
+    static final int HOT_THRESHOLD = 32;
+    final BlockCache blocks = new BlockCache();
+    /** Set by a translated block that trapped: the index of the faulting instruction in it. */
+    int blockFaultIndex;
+    /** Set by a translated block as it leaves: how many of its instructions ran (side exits leave early). */
+    int blockExecuted;
+    long blocksTranslated, blockRuns;
     final Mmu mmu;
 
     // ---- control ----
@@ -124,6 +137,7 @@ public final class Hart implements InterruptPins {
     public String statistics() {
         StringBuilder b = new StringBuilder();
         b.append("hart ").append(id).append(": instret=").append(instret).append(" fetchMisses=").append(fetchMisses)
+                .append(" blocks=").append(blocksTranslated).append(" blockRuns=").append(blockRuns)
                 .append(" interrupts=").append(interruptsTaken).append(" (");
         for (int c = 0; c < 16; c++) if (interruptsByCause[c] != 0) b.append(c).append(':').append(interruptsByCause[c]).append(' ');
         b.append(") exceptions=");
@@ -366,6 +380,8 @@ public final class Hart implements InterruptPins {
         int done = 0;
         // Fetch cache: the guest-RAM offset of the page holding pc, valid while pc stays in page fetchVpn.
         long fetchVpn = -1, fetchPage = 0;
+        // true when pc was just set by a jump, a taken branch or a translated block: a block may start here
+        boolean jumped = true;
         while (true) {
             try {
                 while (done < budget) {
@@ -382,6 +398,34 @@ public final class Hart implements InterruptPins {
                         fetchPage = fetchOff[i];
                     }
                     int po = (int) pc & 0xfff;
+                    if (jumped && TRANSLATE && budget - done >= BlockTranslator.MAX_INSTRUCTIONS) {
+                        // at a jump target: run its translated block if there is one (or it just became hot)
+                        long off = fetchPage + po;
+                        Block b = blocks.get(off);
+                        if (b == null || !b.matches(ram)) {
+                            b = null;
+                            if (blocks.heat(off, HOT_THRESHOLD)) {
+                                b = BlockTranslator.translate(ram, ramSize, ramBase, off);
+                                if (b != null) {
+                                    blocks.put(off, b);
+                                    blocksTranslated++;
+                                }
+                            }
+                        }
+                        if (b != null) {
+                            try {
+                                pc = b.run(this, x, pc);
+                            } catch (Trap t) {
+                                done += blockFaultIndex;
+                                pc += b.offsets[blockFaultIndex];
+                                throw t;
+                            }
+                            done += blockExecuted;
+                            blockRuns++;
+                            continue;
+                        }
+                        jumped = false;
+                    }
                     if (po != 0xffe) {
                         insn = ram.get(INT, fetchPage + po);
                     } else {
@@ -433,15 +477,15 @@ public final class Hart implements InterruptPins {
                         case STORE | 2 << 5 -> store32(x[rs1] + sImm(insn), x[(insn >>> 20) & 31]);
                         case STORE | 3 << 5 -> store64(x[rs1] + sImm(insn), x[(insn >>> 20) & 31]);
                         // BRANCH
-                        case BRANCH -> { if (x[rs1] == x[(insn >>> 20) & 31]) { pc += bImm(insn); continue; } }
-                        case BRANCH | 1 << 5 -> { if (x[rs1] != x[(insn >>> 20) & 31]) { pc += bImm(insn); continue; } }
-                        case BRANCH | 4 << 5 -> { if (x[rs1] < x[(insn >>> 20) & 31]) { pc += bImm(insn); continue; } }
-                        case BRANCH | 5 << 5 -> { if (x[rs1] >= x[(insn >>> 20) & 31]) { pc += bImm(insn); continue; } }
+                        case BRANCH -> { if (x[rs1] == x[(insn >>> 20) & 31]) { pc += bImm(insn); jumped = true; continue; } }
+                        case BRANCH | 1 << 5 -> { if (x[rs1] != x[(insn >>> 20) & 31]) { pc += bImm(insn); jumped = true; continue; } }
+                        case BRANCH | 4 << 5 -> { if (x[rs1] < x[(insn >>> 20) & 31]) { pc += bImm(insn); jumped = true; continue; } }
+                        case BRANCH | 5 << 5 -> { if (x[rs1] >= x[(insn >>> 20) & 31]) { pc += bImm(insn); jumped = true; continue; } }
                         case BRANCH | 6 << 5 -> {
-                            if (Long.compareUnsigned(x[rs1], x[(insn >>> 20) & 31]) < 0) { pc += bImm(insn); continue; }
+                            if (Long.compareUnsigned(x[rs1], x[(insn >>> 20) & 31]) < 0) { pc += bImm(insn); jumped = true; continue; }
                         }
                         case BRANCH | 7 << 5 -> {
-                            if (Long.compareUnsigned(x[rs1], x[(insn >>> 20) & 31]) >= 0) { pc += bImm(insn); continue; }
+                            if (Long.compareUnsigned(x[rs1], x[(insn >>> 20) & 31]) >= 0) { pc += bImm(insn); jumped = true; continue; }
                         }
                         // OP: funct7 0 (base), 0x20 (sub, sra), 1 (M extension)
                         case OP -> {
@@ -464,6 +508,7 @@ public final class Hart implements InterruptPins {
                             x[rd] = pc + len;
                             x[0] = 0;
                             pc += jImm(insn);
+                            jumped = true;
                             continue;
                         }
                         case JALR -> {
@@ -471,6 +516,7 @@ public final class Hart implements InterruptPins {
                             x[rd] = pc + len;
                             x[0] = 0;
                             pc = target;
+                            jumped = true;
                             continue;
                         }
                         case MISC_MEM -> VarHandle.fullFence(); // fence
@@ -522,6 +568,7 @@ public final class Hart implements InterruptPins {
                 takeTrap(false, t.cause, t.tval, pc);
                 pc = this.pc;
                 fetchVpn = -1;
+                jumped = true;
                 if (attention) {
                     instret += done;
                     return;

@@ -1,0 +1,45 @@
+package dev.visor.engine.riscv;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * A guest basic block translated to JVM bytecode by {@link BlockTranslator}: a straight run of
+ * integer instructions in one page, ending at the first branch or jump or before the first
+ * instruction the translator leaves to the interpreter (SYSTEM, atomics, floating point, fences).
+ *
+ * <p>A block is keyed by the guest-physical address of its first instruction and is position
+ * independent: {@link #run} takes the virtual pc, so every mapping of the page shares it. Instead of
+ * being invalidated when code changes (stores into code pages, module loading, exec reusing pages,
+ * fence.i), a block carries the instruction bytes it was made from and {@link #matches} compares them
+ * with guest RAM before each use: code that changed simply misses and is translated again.
+ */
+abstract class Block {
+    /** Guest-physical address of the first instruction. */
+    long physAddr;
+    /** Offset of the block in guest RAM, and the instruction bytes it was translated from, as ints (the last one masked). */
+    long ramOffset;
+    int[] words;
+    int lastMask;
+    /** Byte offset of each instruction from the block start (for the pc of a faulting one). */
+    short[] offsets;
+    /** Instructions in the block. */
+    int count;
+
+    /**
+     * Runs the block with the guest's registers in {@code x} and {@code pc} the virtual address of its
+     * first instruction; returns the pc to continue at, having set {@link Hart#blockExecuted}. A trap leaves the registers as they were after
+     * the last completed instruction and sets {@link Hart#blockFaultIndex} to the faulting one.
+     */
+    abstract long run(Hart h, long[] x, long pc);
+
+    /** True while guest RAM still holds the instructions this block was made from. */
+    final boolean matches(MemorySegment ram) {
+        int[] w = words;
+        long off = ramOffset;
+        int last = w.length - 1;
+        for (int i = 0; i < last; i++) {
+            if (ram.get(Hart.INT, off + 4L * i) != w[i]) return false;
+        }
+        return (ram.get(Hart.INT, off + 4L * last) & lastMask) == w[last];
+    }
+}

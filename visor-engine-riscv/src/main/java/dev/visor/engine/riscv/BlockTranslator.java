@@ -1,0 +1,462 @@
+package dev.visor.engine.riscv;
+
+import java.lang.classfile.ClassFile;
+import java.lang.classfile.CodeBuilder;
+import java.lang.classfile.Label;
+import java.lang.classfile.Opcode;
+import java.lang.classfile.TypeKind;
+import java.lang.constant.ClassDesc;
+import java.lang.constant.ConstantDescs;
+import java.lang.constant.MethodTypeDesc;
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandles;
+
+/**
+ * Translates a guest basic block into a hidden JVM class whose {@code run} method does the block's
+ * work with the guest registers it touches held in JVM locals, so HotSpot's JIT compiles guest code
+ * into host code (the role QEMU's TCG plays).
+ *
+ * <h2>Implementation overview</h2>
+ * Decoding stops at the first jump (which becomes the block's exit; conditional branches are side exits,
+ * so a block runs on through a branch not taken), before any
+ * instruction the interpreter keeps (SYSTEM, A, F/D, fences, anything unusual), before a 32-bit
+ * instruction that crosses the page end, and after {@link #MAX_INSTRUCTIONS}. The generated method:
+ * <pre>
+ *   load every guest register the block uses from x[] into a long local (x0 is the constant 0)
+ *   try {
+ *     for each instruction: compute into locals; loads and stores call Hart.loadNN/storeNN
+ *       (which may throw the hart's Trap) after noting the instruction's index in an int local
+ *     write back the registers written; return the next pc
+ *   } catch (Trap t) { write back the registers written; h.blockFaultIndex = index; throw t; }
+ * </pre>
+ * Because locals always hold the values after the last completed instruction, the write-back in the
+ * handler leaves the guest state exactly as precise as the interpreter's.
+ */
+final class BlockTranslator {
+    static final int MAX_INSTRUCTIONS = 64;
+
+    private static final ClassDesc CD_BLOCK = ClassDesc.of(Block.class.getName());
+    private static final ClassDesc CD_HART = ClassDesc.of(Hart.class.getName());
+    private static final ClassDesc CD_TRAP = ClassDesc.of(Trap.class.getName());
+    private static final ClassDesc CD_OPS = ClassDesc.of(BlockOps.class.getName());
+    private static final MethodTypeDesc RUN = MethodTypeDesc.of(ConstantDescs.CD_long, CD_HART,
+            ConstantDescs.CD_long.arrayType(), ConstantDescs.CD_long);
+    private static final MethodTypeDesc J_J = MethodTypeDesc.of(ConstantDescs.CD_long, ConstantDescs.CD_long);
+    private static final MethodTypeDesc JJ_V = MethodTypeDesc.of(ConstantDescs.CD_void, ConstantDescs.CD_long, ConstantDescs.CD_long);
+    private static final MethodTypeDesc JJ_J = MethodTypeDesc.of(ConstantDescs.CD_long, ConstantDescs.CD_long, ConstantDescs.CD_long);
+    private static final MethodTypeDesc IJJ_J = MethodTypeDesc.of(ConstantDescs.CD_long, ConstantDescs.CD_int,
+            ConstantDescs.CD_long, ConstantDescs.CD_long);
+    private static final MethodTypeDesc IJJ_I = MethodTypeDesc.of(ConstantDescs.CD_int, ConstantDescs.CD_int,
+            ConstantDescs.CD_int, ConstantDescs.CD_int);
+
+    private static final MethodHandles.Lookup LOOKUP = MethodHandles.lookup();
+    private static long serial;
+
+    private BlockTranslator() {}
+
+    /** One decoded instruction of a block. */
+    private record Insn(int word, int len, int offset) {}
+
+    /**
+     * Translates the block whose first instruction is at guest-RAM offset {@code ramOffset} (page offset
+     * {@code pageOffset}), or returns null when it starts with an instruction the interpreter keeps.
+     */
+    static Block translate(MemorySegment ram, long ramSize, long ramBase, long ramOffset) {
+        int pageOffset = (int) ((ramBase + ramOffset) & 0xfff);
+        java.util.ArrayList<Insn> insns = new java.util.ArrayList<>();
+        int off = 0;
+        boolean endsWithJump = false;
+        while (insns.size() < MAX_INSTRUCTIONS && pageOffset + off <= 0xffe) {
+            int raw = ram.get(Hart.SHORT, ramOffset + off) & 0xffff;
+            int word, len;
+            if ((raw & 3) != 3) {
+                word = Rvc.EXPAND[raw];
+                len = 2;
+                if (word == 0) break;
+            } else {
+                if (pageOffset + off > 0xffc) break; // crosses the page end: leave it to the interpreter
+                word = ram.get(Hart.INT, ramOffset + off);
+                len = 4;
+            }
+            int kind = classify(word);
+            if (kind == STOP) break;
+            insns.add(new Insn(word, len, off));
+            off += len;
+            if (kind == EXIT) {
+                endsWithJump = true;
+                break;
+            }
+        }
+        if (insns.isEmpty()) return null;
+        int byteLength = off;
+        int nWords = (byteLength + 3) / 4;
+        if (ramOffset + 4L * nWords > ramSize) return null;
+        int[] words = new int[nWords];
+        for (int i = 0; i < nWords; i++) words[i] = ram.get(Hart.INT, ramOffset + 4L * i);
+        int lastMask = (byteLength & 3) == 0 ? -1 : 0xffff;
+        words[nWords - 1] &= lastMask;
+
+        byte[] bytes = generate(insns, byteLength, endsWithJump);
+        Block b;
+        try {
+            Class<?> c = LOOKUP.defineHiddenClass(bytes, true).lookupClass();
+            b = (Block) c.getDeclaredConstructor().newInstance();
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("block translation produced an unusable class", e);
+        }
+        b.physAddr = ramBase + ramOffset;
+        b.ramOffset = ramOffset;
+        b.words = words;
+        b.lastMask = lastMask;
+        b.count = insns.size();
+        b.offsets = new short[insns.size()];
+        for (int i = 0; i < insns.size(); i++) b.offsets[i] = (short) insns.get(i).offset();
+        return b;
+    }
+
+    private static final int STOP = 0, BODY = 1, EXIT = 2;
+
+    /** Whether the translator handles an instruction, and whether it ends the block. */
+    static int classify(int w) {
+        int f3 = (w >>> 12) & 7, f7 = w >>> 25;
+        switch (w & 0x7f) {
+            case 0x37, 0x17: return BODY;
+            case 0x13: {
+                if (f3 == 1) return (w >>> 26) == 0 ? BODY : STOP;
+                if (f3 == 5) return (w >>> 26) == 0 || (w >>> 26) == 0x10 ? BODY : STOP;
+                return BODY;
+            }
+            case 0x1b: {
+                if (f3 == 0) return BODY;
+                if (f3 == 1) return f7 == 0 ? BODY : STOP;
+                if (f3 == 5) return f7 == 0 || f7 == 0x20 ? BODY : STOP;
+                return STOP;
+            }
+            case 0x33: {
+                if (f7 == 0 || f7 == 1) return BODY;
+                if (f7 == 0x20) return f3 == 0 || f3 == 5 ? BODY : STOP;
+                return STOP;
+            }
+            case 0x3b: {
+                if (f7 == 0) return f3 == 0 || f3 == 1 || f3 == 5 ? BODY : STOP;
+                if (f7 == 0x20) return f3 == 0 || f3 == 5 ? BODY : STOP;
+                if (f7 == 1) return f3 == 0 || f3 >= 4 ? BODY : STOP;
+                return STOP;
+            }
+            case 0x03: return f3 != 7 ? BODY : STOP;
+            case 0x23: return f3 <= 3 ? BODY : STOP;
+            case 0x63: return f3 != 2 && f3 != 3 ? BODY : STOP; // conditional: a side exit, the block goes on
+            case 0x6f: return EXIT;
+            case 0x67: return f3 == 0 ? EXIT : STOP;
+            default: return STOP;
+        }
+    }
+
+    // ---------------------------------------------------------------- code generation
+
+    private static byte[] generate(java.util.List<Insn> insns, int byteLength, boolean endsWithJump) {
+        // which registers are read or written
+        boolean[] used = new boolean[32], written = new boolean[32];
+        for (Insn in : insns) {
+            int w = in.word();
+            int op = w & 0x7f, rd = (w >>> 7) & 31, rs1 = (w >>> 15) & 31, rs2 = (w >>> 20) & 31;
+            boolean hasRs1 = op != 0x37 && op != 0x17 && op != 0x6f;
+            boolean hasRs2 = op == 0x33 || op == 0x3b || op == 0x23 || op == 0x63;
+            boolean hasRd = op != 0x23 && op != 0x63;
+            if (hasRs1) used[rs1] = true;
+            if (hasRs2) used[rs2] = true;
+            if (hasRd && rd != 0) { used[rd] = true; written[rd] = true; }
+        }
+        used[0] = false;
+        String name = Block.class.getPackageName() + ".B" + (serial++);
+        return ClassFile.of().build(ClassDesc.of(name), cb -> {
+            cb.withSuperclass(CD_BLOCK);
+            cb.withFlags(ClassFile.ACC_FINAL | ClassFile.ACC_SUPER);
+            cb.withMethodBody(ConstantDescs.INIT_NAME, ConstantDescs.MTD_void, ClassFile.ACC_PUBLIC, c -> {
+                c.aload(0);
+                c.invokespecial(CD_BLOCK, ConstantDescs.INIT_NAME, ConstantDescs.MTD_void);
+                c.return_();
+            });
+            cb.withMethodBody("run", RUN, ClassFile.ACC_PUBLIC | ClassFile.ACC_FINAL, c -> {
+                new Gen(c, used, written).emit(insns, byteLength, endsWithJump);
+            });
+        });
+    }
+
+    /** Emits one block's run method. Slots: 0 this, 1 hart, 2 x[], 3-4 pc, then the index and registers. */
+    private static final class Gen {
+        final CodeBuilder c;
+        final boolean[] used, written;
+        final int[] slot = new int[32];
+        final int indexSlot;
+
+        Gen(CodeBuilder c, boolean[] used, boolean[] written) {
+            this.c = c;
+            this.used = used;
+            this.written = written;
+            indexSlot = c.allocateLocal(TypeKind.INT);
+            for (int r = 1; r < 32; r++) if (used[r]) slot[r] = c.allocateLocal(TypeKind.LONG);
+        }
+
+        void emit(java.util.List<Insn> insns, int byteLength, boolean endsWithJump) {
+            c.iconst_0();
+            c.istore(indexSlot);
+            for (int r = 1; r < 32; r++) {
+                if (!used[r]) continue;
+                c.aload(2);
+                c.ldc(r);
+                c.laload();
+                c.lstore(slot[r]);
+            }
+            Label start = c.newLabel(), end = c.newLabel(), handler = c.newLabel();
+            c.labelBinding(start);
+            for (int i = 0; i < insns.size(); i++) {
+                Insn in = insns.get(i);
+                instruction(in, i);
+            }
+            if (!endsWithJump) {
+                writeBack();
+                executed(insns.size());
+                pcPlus(byteLength);
+                c.lreturn();
+            }
+            c.labelBinding(end);
+            c.labelBinding(handler);
+            // catch (Trap t): registers back, note the faulting instruction, rethrow
+            int exc = c.allocateLocal(TypeKind.REFERENCE);
+            c.astore(exc);
+            writeBack();
+            c.aload(1);
+            c.iload(indexSlot);
+            c.putfield(CD_HART, "blockFaultIndex", ConstantDescs.CD_int);
+            c.aload(exc);
+            c.athrow();
+            c.exceptionCatch(start, end, handler, CD_TRAP);
+        }
+
+        /** Records how many instructions ran before this exit (for instret and the block budget). */
+        void executed(int n) {
+            c.aload(1);
+            c.ldc(n);
+            c.putfield(CD_HART, "blockExecuted", ConstantDescs.CD_int);
+        }
+
+        void writeBack() {
+            for (int r = 1; r < 32; r++) {
+                if (!written[r]) continue;
+                c.aload(2);
+                c.ldc(r);
+                c.lload(slot[r]);
+                c.lastore();
+            }
+        }
+
+        /** Pushes register r (0 for x0). */
+        void get(int r) {
+            if (r == 0) c.lconst_0();
+            else c.lload(slot[r]);
+        }
+
+        /** Pops a long into register r (discarded for x0). */
+        void set(int r) {
+            if (r == 0) c.pop2();
+            else c.lstore(slot[r]);
+        }
+
+        void pcPlus(long delta) {
+            c.lload(3);
+            if (delta != 0) {
+                c.ldc(delta);
+                c.ladd();
+            }
+        }
+
+        void constant(long v) {
+            if (v == 0) c.lconst_0();
+            else if (v == 1) c.lconst_1();
+            else c.ldc(v);
+        }
+
+        void markIndex(int i) {
+            c.ldc(i);
+            c.istore(indexSlot);
+        }
+
+        void ops(String name, MethodTypeDesc type) {
+            c.invokestatic(CD_OPS, name, type);
+        }
+
+        void instruction(Insn in, int index) {
+            int w = in.word();
+            int rd = (w >>> 7) & 31, rs1 = (w >>> 15) & 31, rs2 = (w >>> 20) & 31, f3 = (w >>> 12) & 7, f7 = w >>> 25;
+            long immI = w >> 20;
+            switch (w & 0x7f) {
+                case 0x37 -> { constant(w & 0xfffff000); set(rd); }
+                case 0x17 -> { pcPlus(in.offset() + (long) (w & 0xfffff000)); set(rd); }
+                case 0x13 -> { // OP-IMM
+                    get(rs1);
+                    switch (f3) {
+                        case 0 -> { constant(immI); c.ladd(); }
+                        case 1 -> { c.ldc((int) (immI & 63)); c.lshl(); }
+                        case 2 -> { constant(immI); ops("slt", JJ_J); }
+                        case 3 -> { constant(immI); ops("sltu", JJ_J); }
+                        case 4 -> { constant(immI); c.lxor(); }
+                        case 5 -> { c.ldc((int) (immI & 63)); if ((w >>> 26) == 0) c.lushr(); else c.lshr(); }
+                        case 6 -> { constant(immI); c.lor(); }
+                        default -> { constant(immI); c.land(); }
+                    }
+                    set(rd);
+                }
+                case 0x1b -> { // OP-IMM-32
+                    get(rs1);
+                    c.l2i();
+                    int sh = (w >>> 20) & 31;
+                    switch (f3) {
+                        case 0 -> { c.ldc((int) immI); c.iadd(); }
+                        case 1 -> { c.ldc(sh); c.ishl(); }
+                        default -> { c.ldc(sh); if (f7 == 0) c.iushr(); else c.ishr(); }
+                    }
+                    c.i2l();
+                    set(rd);
+                }
+                case 0x33 -> { // OP
+                    get(rs1);
+                    get(rs2);
+                    if (f7 == 1) {
+                        if (f3 == 0) c.lmul();
+                        else mulDiv(f3);
+                    } else if (f7 == 0x20) {
+                        if (f3 == 0) c.lsub();
+                        else { c.l2i(); c.lshr(); }
+                    } else {
+                        switch (f3) {
+                            case 0 -> c.ladd();
+                            case 1 -> { c.l2i(); c.lshl(); }
+                            case 2 -> ops("slt", JJ_J);
+                            case 3 -> ops("sltu", JJ_J);
+                            case 4 -> c.lxor();
+                            case 5 -> { c.l2i(); c.lushr(); }
+                            case 6 -> c.lor();
+                            default -> c.land();
+                        }
+                    }
+                    set(rd);
+                }
+                case 0x3b -> { // OP-32
+                    if (f7 == 1) {
+                        c.ldc(f3);
+                        get(rs1);
+                        c.l2i();
+                        get(rs2);
+                        c.l2i();
+                        ops("mulDivW", IJJ_I);
+                        c.i2l();
+                    } else {
+                        get(rs1);
+                        c.l2i();
+                        get(rs2);
+                        c.l2i();
+                        if (f7 == 0x20) {
+                            if (f3 == 0) c.isub(); else c.ishr();
+                        } else {
+                            switch (f3) {
+                                case 0 -> c.iadd();
+                                case 1 -> c.ishl();
+                                default -> c.iushr();
+                            }
+                        }
+                        c.i2l();
+                    }
+                    set(rd);
+                }
+                case 0x03 -> { // LOAD
+                    markIndex(index);
+                    c.aload(1);
+                    get(rs1);
+                    constant(immI);
+                    c.ladd();
+                    switch (f3) {
+                        case 0 -> c.invokevirtual(CD_HART, "load8", J_J);
+                        case 1 -> c.invokevirtual(CD_HART, "load16", J_J);
+                        case 2 -> c.invokevirtual(CD_HART, "load32", J_J);
+                        case 3 -> c.invokevirtual(CD_HART, "load64", J_J);
+                        case 4 -> { c.invokevirtual(CD_HART, "load8", J_J); c.ldc(0xffL); c.land(); }
+                        case 5 -> { c.invokevirtual(CD_HART, "load16", J_J); c.ldc(0xffffL); c.land(); }
+                        default -> { c.invokevirtual(CD_HART, "load32", J_J); c.ldc(0xffffffffL); c.land(); }
+                    }
+                    set(rd);
+                }
+                case 0x23 -> { // STORE
+                    markIndex(index);
+                    long imm = ((w >> 25) << 5) | ((w >>> 7) & 31);
+                    c.aload(1);
+                    get(rs1);
+                    constant(imm);
+                    c.ladd();
+                    get(rs2);
+                    String m = switch (f3) { case 0 -> "store8"; case 1 -> "store16"; case 2 -> "store32"; default -> "store64"; };
+                    c.invokevirtual(CD_HART, m, JJ_V);
+                }
+                case 0x63 -> { // BRANCH: leaves the block when taken
+                    long imm = ((w >> 31) << 12) | (((w >>> 7) & 1) << 11) | (((w >>> 25) & 0x3f) << 5) | (((w >>> 8) & 0xf) << 1);
+                    Label taken = c.newLabel();
+                    get(rs1);
+                    get(rs2);
+                    switch (f3) {
+                        case 0 -> { c.lcmp(); c.ifeq(taken); }
+                        case 1 -> { c.lcmp(); c.ifne(taken); }
+                        case 4 -> { c.lcmp(); c.iflt(taken); }
+                        case 5 -> { c.lcmp(); c.ifge(taken); }
+                        case 6 -> { ops("cmpu", MethodTypeDesc.of(ConstantDescs.CD_int, ConstantDescs.CD_long, ConstantDescs.CD_long)); c.iflt(taken); }
+                        default -> { ops("cmpu", MethodTypeDesc.of(ConstantDescs.CD_int, ConstantDescs.CD_long, ConstantDescs.CD_long)); c.ifge(taken); }
+                    }
+                    // not taken: fall through to the next instruction of the block (a side exit, so blocks
+                    // run on through branches that are usually not taken), or leave if it is the last one
+                    Label notTaken = c.newLabel();
+                    c.goto_(notTaken);
+                    c.labelBinding(taken);
+                    writeBack();
+                    executed(index + 1);
+                    pcPlus(in.offset() + imm);
+                    c.lreturn();
+                    c.labelBinding(notTaken);
+                }
+                case 0x6f -> { // JAL
+                    long imm = ((w >> 31) << 20) | (w & 0xff000) | (((w >>> 20) & 1) << 11) | (((w >>> 21) & 0x3ff) << 1);
+                    pcPlus(in.offset() + in.len());
+                    set(rd);
+                    writeBack();
+                    executed(index + 1);
+                    pcPlus(in.offset() + imm);
+                    c.lreturn();
+                }
+                default -> { // JALR: target from rs1 before rd is written
+                    get(rs1);
+                    constant(immI);
+                    c.ladd();
+                    c.ldc(~1L);
+                    c.land();
+                    int target = c.allocateLocal(TypeKind.LONG);
+                    c.lstore(target);
+                    pcPlus(in.offset() + in.len());
+                    set(rd);
+                    writeBack();
+                    executed(index + 1);
+                    c.lload(target);
+                    c.lreturn();
+                }
+            }
+        }
+
+        void mulDiv(int f3) {
+            // stack: a, b -> Alu.mulDiv(f3, a, b)
+            int b = c.allocateLocal(TypeKind.LONG), a = c.allocateLocal(TypeKind.LONG);
+            c.lstore(b);
+            c.lstore(a);
+            c.ldc(f3);
+            c.lload(a);
+            c.lload(b);
+            ops("mulDiv", IJJ_J);
+        }
+    }
+}
