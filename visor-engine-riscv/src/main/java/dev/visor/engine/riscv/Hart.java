@@ -98,7 +98,7 @@ public final class Hart implements InterruptPins {
     /** Translates hot blocks to JVM bytecode unless -Dvisor.translate=false (then everything is interpreted). */
     static final boolean TRANSLATE = !"false".equals(System.getProperty("visor.translate"));
     /** Executions of a jump target before its block is translated: cold code is not worth a class. */
-    static final int HOT_THRESHOLD = 32;
+    static final int HOT_THRESHOLD = Integer.getInteger("visor.translate.threshold", 100);
     final BlockCache blocks = new BlockCache();
     /** Set by a translated block that trapped: the index of the faulting instruction in it. */
     int blockFaultIndex;
