@@ -24,6 +24,9 @@ abstract class Block {
     short[] offsets;
     /** Instructions in the block. */
     int count;
+    /** The block execution went on to last time, and its guest-RAM offset (-1: none); a hint, checked on use. */
+    Block next;
+    long nextOffset = -1;
 
     /**
      * Runs the block with the guest's registers in {@code x} and {@code pc} the virtual address of its

@@ -50,7 +50,7 @@ final class BlockTranslator {
             ConstantDescs.CD_int, ConstantDescs.CD_int);
 
     private static final MethodHandles.Lookup LOOKUP = MethodHandles.lookup();
-    private static long serial;
+    private static final java.util.concurrent.atomic.AtomicLong SERIAL = new java.util.concurrent.atomic.AtomicLong();
 
     private BlockTranslator() {}
 
@@ -61,12 +61,21 @@ final class BlockTranslator {
      * Translates the block whose first instruction is at guest-RAM offset {@code ramOffset} (page offset
      * {@code pageOffset}), or returns null when it starts with an instruction the interpreter keeps.
      */
-    static Block translate(MemorySegment ram, long ramSize, long ramBase, long ramOffset) {
+    static Block translate(MemorySegment guestRam, long ramSize, long ramBase, long ramOffset) {
         int pageOffset = (int) ((ramBase + ramOffset) & 0xfff);
+        // Decode from a snapshot, and keep the same bytes for matches(): the guest (another hart, or
+        // this one while translation runs in the background) may be rewriting this code meanwhile.
+        long snapLength = Math.min(Math.min(0x1000 - pageOffset + 2, MAX_INSTRUCTIONS * 4L + 4), ramSize - ramOffset);
+        byte[] snapshot = new byte[(int) snapLength];
+        MemorySegment.copy(guestRam, java.lang.foreign.ValueLayout.JAVA_BYTE, ramOffset, snapshot, 0, snapshot.length);
+        MemorySegment ram = MemorySegment.ofArray(snapshot);
+        long base = ramOffset;
+        ramOffset = 0;
         java.util.ArrayList<Insn> insns = new java.util.ArrayList<>();
         int off = 0;
         boolean endsWithJump = false;
         while (insns.size() < MAX_INSTRUCTIONS && pageOffset + off <= 0xffe) {
+            if (off + 2 > snapshot.length) break;
             int raw = ram.get(Hart.SHORT, ramOffset + off) & 0xffff;
             int word, len;
             if ((raw & 3) != 3) {
@@ -74,7 +83,7 @@ final class BlockTranslator {
                 len = 2;
                 if (word == 0) break;
             } else {
-                if (pageOffset + off > 0xffc) break; // crosses the page end: leave it to the interpreter
+                if (pageOffset + off > 0xffc || off + 4 > snapshot.length) break; // crosses the page end: leave it to the interpreter
                 word = ram.get(Hart.INT, ramOffset + off);
                 len = 4;
             }
@@ -90,7 +99,7 @@ final class BlockTranslator {
         if (insns.isEmpty()) return null;
         int byteLength = off;
         int nWords = (byteLength + 3) / 4;
-        if (ramOffset + 4L * nWords > ramSize) return null;
+        if (4L * nWords > snapshot.length) return null;
         int[] words = new int[nWords];
         for (int i = 0; i < nWords; i++) words[i] = ram.get(Hart.INT, ramOffset + 4L * i);
         int lastMask = (byteLength & 3) == 0 ? -1 : 0xffff;
@@ -104,8 +113,8 @@ final class BlockTranslator {
         } catch (ReflectiveOperationException e) {
             throw new IllegalStateException("block translation produced an unusable class", e);
         }
-        b.physAddr = ramBase + ramOffset;
-        b.ramOffset = ramOffset;
+        b.physAddr = ramBase + base;
+        b.ramOffset = base;
         b.words = words;
         b.lastMask = lastMask;
         b.count = insns.size();
@@ -168,7 +177,7 @@ final class BlockTranslator {
             if (hasRd && rd != 0) { used[rd] = true; written[rd] = true; }
         }
         used[0] = false;
-        String name = Block.class.getPackageName() + ".B" + (serial++);
+        String name = Block.class.getPackageName() + ".B" + SERIAL.incrementAndGet();
         return ClassFile.of().build(ClassDesc.of(name), cb -> {
             cb.withSuperclass(CD_BLOCK);
             cb.withFlags(ClassFile.ACC_FINAL | ClassFile.ACC_SUPER);

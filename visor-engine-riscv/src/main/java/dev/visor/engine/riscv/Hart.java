@@ -104,7 +104,25 @@ public final class Hart implements InterruptPins {
     int blockFaultIndex;
     /** Set by a translated block as it leaves: how many of its instructions ran (side exits leave early). */
     int blockExecuted;
-    long blocksTranslated, blockRuns;
+    long blocksTranslated, blockRuns, translateNanos;
+    /** Translate on a background thread (the default) or inline; tests switch it off for determinism. */
+    boolean asyncTranslation = !"false".equals(System.getProperty("visor.translate.async"));
+    private TranslationWorker worker;
+
+    private TranslationWorker translationWorker() {
+        if (worker == null) worker = new TranslationWorker(this);
+        return worker;
+    }
+
+    /** Takes the blocks the background translator finished into this hart's cache. */
+    private void collectTranslations() {
+        TranslationWorker w = worker;
+        if (w == null) return;
+        for (Block b; (b = w.poll()) != null; ) {
+            blocks.put(b.ramOffset, b);
+            blocksTranslated++;
+        }
+    }
     final Mmu mmu;
 
     // ---- control ----
@@ -138,6 +156,7 @@ public final class Hart implements InterruptPins {
         StringBuilder b = new StringBuilder();
         b.append("hart ").append(id).append(": instret=").append(instret).append(" fetchMisses=").append(fetchMisses)
                 .append(" blocks=").append(blocksTranslated).append(" blockRuns=").append(blockRuns)
+                .append(" translateMs=").append((translateNanos + (worker == null ? 0 : worker.nanos)) / 1_000_000)
                 .append(" interrupts=").append(interruptsTaken).append(" (");
         for (int c = 0; c < 16; c++) if (interruptsByCause[c] != 0) b.append(c).append(':').append(interruptsByCause[c]).append(' ');
         b.append(") exceptions=");
@@ -195,6 +214,7 @@ public final class Hart implements InterruptPins {
                 flushTlb();
             }
             attention = false;
+            collectTranslations();
             if (checkInterrupts()) waitingForInterrupt = false;
             if (waitingForInterrupt) {
                 idle();
@@ -206,6 +226,8 @@ public final class Hart implements InterruptPins {
 
     void requestStop() {
         stopRequested = true;
+        TranslationWorker w = worker;
+        if (w != null) w.stop();
         attention = true;
         Thread t = thread;
         if (t != null) LockSupport.unpark(t);
@@ -382,6 +404,8 @@ public final class Hart implements InterruptPins {
         long fetchVpn = -1, fetchPage = 0;
         // true when pc was just set by a jump, a taken branch or a translated block: a block may start here
         boolean jumped = true;
+        // the translated block that ran last, if execution went straight from it to the current pc
+        Block prev = null;
         while (true) {
             try {
                 while (done < budget) {
@@ -401,16 +425,27 @@ public final class Hart implements InterruptPins {
                     if (jumped && TRANSLATE && budget - done >= BlockTranslator.MAX_INSTRUCTIONS) {
                         // at a jump target: run its translated block if there is one (or it just became hot)
                         long off = fetchPage + po;
-                        Block b = blocks.get(off);
+                        // the block that followed last time saves a hash lookup
+                        Block b = prev != null && prev.nextOffset == off ? prev.next : blocks.get(off);
                         if (b == null || !b.matches(ram)) {
                             b = null;
                             if (blocks.heat(off, HOT_THRESHOLD)) {
-                                b = BlockTranslator.translate(ram, ramSize, ramBase, off);
-                                if (b != null) {
-                                    blocks.put(off, b);
-                                    blocksTranslated++;
+                                if (asyncTranslation) {
+                                    translationWorker().request(off);
+                                } else {
+                                    long t0 = System.nanoTime();
+                                    b = BlockTranslator.translate(ram, ramSize, ramBase, off);
+                                    translateNanos += System.nanoTime() - t0;
+                                    if (b != null) {
+                                        blocks.put(off, b);
+                                        blocksTranslated++;
+                                    }
                                 }
                             }
+                        }
+                        if (prev != null && b != null && prev.next != b) {
+                            prev.next = b;
+                            prev.nextOffset = off;
                         }
                         if (b != null) {
                             try {
@@ -422,9 +457,11 @@ public final class Hart implements InterruptPins {
                             }
                             done += blockExecuted;
                             blockRuns++;
+                            prev = b;
                             continue;
                         }
                         jumped = false;
+                        prev = null;
                     }
                     if (po != 0xffe) {
                         insn = ram.get(INT, fetchPage + po);
@@ -440,8 +477,7 @@ public final class Hart implements InterruptPins {
                     } else {
                         len = 4;
                     }
-                    done++;
-                    // ---- execute ----
+                    // ---- execute ---- (an instruction counts as retired once it completed: a trapping one does not)
                     // One flat switch on opcode and funct3 together: a single indirect jump per instruction,
                     // where a switch on the opcode followed by one on funct3 would cost two.
                     int rd = (insn >>> 7) & 31, rs1 = (insn >>> 15) & 31;
@@ -477,15 +513,15 @@ public final class Hart implements InterruptPins {
                         case STORE | 2 << 5 -> store32(x[rs1] + sImm(insn), x[(insn >>> 20) & 31]);
                         case STORE | 3 << 5 -> store64(x[rs1] + sImm(insn), x[(insn >>> 20) & 31]);
                         // BRANCH
-                        case BRANCH -> { if (x[rs1] == x[(insn >>> 20) & 31]) { pc += bImm(insn); jumped = true; continue; } }
-                        case BRANCH | 1 << 5 -> { if (x[rs1] != x[(insn >>> 20) & 31]) { pc += bImm(insn); jumped = true; continue; } }
-                        case BRANCH | 4 << 5 -> { if (x[rs1] < x[(insn >>> 20) & 31]) { pc += bImm(insn); jumped = true; continue; } }
-                        case BRANCH | 5 << 5 -> { if (x[rs1] >= x[(insn >>> 20) & 31]) { pc += bImm(insn); jumped = true; continue; } }
+                        case BRANCH -> { if (x[rs1] == x[(insn >>> 20) & 31]) { pc += bImm(insn); jumped = true; done++; continue; } }
+                        case BRANCH | 1 << 5 -> { if (x[rs1] != x[(insn >>> 20) & 31]) { pc += bImm(insn); jumped = true; done++; continue; } }
+                        case BRANCH | 4 << 5 -> { if (x[rs1] < x[(insn >>> 20) & 31]) { pc += bImm(insn); jumped = true; done++; continue; } }
+                        case BRANCH | 5 << 5 -> { if (x[rs1] >= x[(insn >>> 20) & 31]) { pc += bImm(insn); jumped = true; done++; continue; } }
                         case BRANCH | 6 << 5 -> {
-                            if (Long.compareUnsigned(x[rs1], x[(insn >>> 20) & 31]) < 0) { pc += bImm(insn); jumped = true; continue; }
+                            if (Long.compareUnsigned(x[rs1], x[(insn >>> 20) & 31]) < 0) { pc += bImm(insn); jumped = true; done++; continue; }
                         }
                         case BRANCH | 7 << 5 -> {
-                            if (Long.compareUnsigned(x[rs1], x[(insn >>> 20) & 31]) >= 0) { pc += bImm(insn); jumped = true; continue; }
+                            if (Long.compareUnsigned(x[rs1], x[(insn >>> 20) & 31]) >= 0) { pc += bImm(insn); jumped = true; done++; continue; }
                         }
                         // OP: funct7 0 (base), 0x20 (sub, sra), 1 (M extension)
                         case OP -> {
@@ -509,6 +545,7 @@ public final class Hart implements InterruptPins {
                             x[0] = 0;
                             pc += jImm(insn);
                             jumped = true;
+                            done++;
                             continue;
                         }
                         case JALR -> {
@@ -517,6 +554,7 @@ public final class Hart implements InterruptPins {
                             x[0] = 0;
                             pc = target;
                             jumped = true;
+                            done++;
                             continue;
                         }
                         case MISC_MEM -> VarHandle.fullFence(); // fence
@@ -524,16 +562,16 @@ public final class Hart implements InterruptPins {
                         case SYSTEM | 0 << 5, SYSTEM | 1 << 5, SYSTEM | 2 << 5, SYSTEM | 3 << 5, SYSTEM | 5 << 5, SYSTEM | 6 << 5, SYSTEM | 7 << 5 -> {
                             this.pc = pc;
                             // bring instret up to date (the instructions before this one) for counter reads
-                            instret += done - 1;
-                            budget -= done - 1;
-                            done = 1;
+                            instret += done;
+                            budget -= done;
+                            done = 0;
                             int r = (insn & 0x7000) == 0 ? Privileged.system(this, insn) : Privileged.csr(this, insn, len);
                             if (r != Privileged.NEXT) {
                                 // the privileged op changed pc (trap return) or wants the block to end (WFI, CSR side effects)
                                 pc = r == Privileged.JUMPED ? this.pc : pc + len;
                                 x[0] = 0;
                                 this.pc = pc;
-                                instret += done;
+                                instret += 1;
                                 return;
                             }
                         }
@@ -559,6 +597,7 @@ public final class Hart implements InterruptPins {
                     }
                     x[0] = 0;
                     pc += len;
+                    done++;
                 }
                 this.pc = pc;
                 instret += done;
@@ -567,8 +606,10 @@ public final class Hart implements InterruptPins {
                 x[0] = 0;
                 takeTrap(false, t.cause, t.tval, pc);
                 pc = this.pc;
+                budget--; // a storm of traps (say a broken trap vector) still ends the block
                 fetchVpn = -1;
                 jumped = true;
+                prev = null;
                 if (attention) {
                     instret += done;
                     return;
