@@ -73,9 +73,6 @@ public final class HartGroup {
                 while (true) {
                     try { Thread.sleep(2000); } catch (InterruptedException e) { return; }
                     for (Hart h : harts) System.err.printf("hart %d pc=%x priv=%d ra=%x mip=%x mie=%x sstatus=%x %s%n", h.id, h.pc, h.priv, h.x[1], h.mip(), h.mie, h.mstatus, h.statistics());
-                    var bus = harts[0].bus;
-                    System.err.printf("plic pending=%x en1=%x thr1=%x uart ier=%x lsr=%x%n", bus.read(0xc001000L, 4), bus.read(0xc002080L, 4),
-                            bus.read(0xc201000L, 4), bus.read(0x10000001L, 1), bus.read(0x10000005L, 1));
                 }
             });
         }
