@@ -9,8 +9,12 @@ import java.util.Arrays;
  * Emptied as a whole when it fills up. Call only on the hart's thread.
  */
 final class BlockCache {
-    /** Slots; at most three quarters are used before the table is emptied. */
-    private static final int CAPACITY = 1 << 18, MASK = CAPACITY - 1, LIMIT = CAPACITY / 4 * 3;
+    /**
+     * Slots; at most three quarters (49,152 blocks, over twice what a Linux boot makes) are used before
+     * the table is emptied. The bound matters: every block is a class with JIT-compiled code, and only
+     * blocks dropped from here can be unloaded, so an unbounded cache would fill the code cache.
+     */
+    private static final int CAPACITY = 1 << 16, MASK = CAPACITY - 1, LIMIT = CAPACITY / 4 * 3;
     private static final int HEAT_SIZE = 1 << 16, HEAT_MASK = HEAT_SIZE - 1;
 
     private final long[] keys = new long[CAPACITY];
