@@ -16,10 +16,17 @@ import java.lang.foreign.MemorySegment;
 abstract class Block {
     /** Guest-physical address of the first instruction. */
     long physAddr;
-    /** Offset of the block in guest RAM, and the instruction bytes it was translated from, as ints (the last one masked). */
+    /**
+     * Offset of the block in guest RAM, and the instruction bytes it was translated from as little-endian
+     * longs (eight bytes per compare: this check runs on every entry); the last one is masked to the block.
+     */
     long ramOffset;
-    int[] words;
-    int lastMask;
+    long[] words;
+    /** Mask of the bytes of the last element of {@link #words} that belong to the block (-1: all eight). */
+    long lastMask;
+    /** Elements of {@link #words} that are whole longs; a last, partial one holds the 2, 4 or 6 tail bytes. */
+    int fullWords;
+    int tailBytes;
     /** Byte offset of each instruction from the block start (for the pc of a faulting one). */
     short[] offsets;
     /** Instructions in the block. */
@@ -37,12 +44,20 @@ abstract class Block {
 
     /** True while guest RAM still holds the instructions this block was made from. */
     final boolean matches(MemorySegment ram) {
-        int[] w = words;
+        long[] w = words;
         long off = ramOffset;
-        int last = w.length - 1;
-        for (int i = 0; i < last; i++) {
-            if (ram.get(Hart.INT, off + 4L * i) != w[i]) return false;
+        int full = fullWords;
+        for (int i = 0; i < full; i++) {
+            if (ram.get(Hart.LONG, off + 8L * i) != w[i]) return false;
         }
-        return (ram.get(Hart.INT, off + 4L * last) & lastMask) == w[last];
+        if (full == w.length) return true;
+        // the tail is read exactly, never past the block (which may end at the end of RAM)
+        long t = off + 8L * full;
+        long v = switch (tailBytes) {
+            case 2 -> ram.get(Hart.SHORT, t) & 0xffffL;
+            case 4 -> ram.get(Hart.INT, t) & 0xffffffffL;
+            default -> (ram.get(Hart.INT, t) & 0xffffffffL) | ((ram.get(Hart.SHORT, t + 4) & 0xffffL) << 32);
+        };
+        return v == w[full];
     }
 }

@@ -65,7 +65,7 @@ final class BlockTranslator {
         int pageOffset = (int) ((ramBase + ramOffset) & 0xfff);
         // Decode from a snapshot, and keep the same bytes for matches(): the guest (another hart, or
         // this one while translation runs in the background) may be rewriting this code meanwhile.
-        long snapLength = Math.min(Math.min(0x1000 - pageOffset + 2, MAX_INSTRUCTIONS * 4L + 4), ramSize - ramOffset);
+        long snapLength = Math.min(Math.min(0x1000 - pageOffset, MAX_INSTRUCTIONS * 4L), ramSize - ramOffset);
         byte[] snapshot = new byte[(int) snapLength];
         MemorySegment.copy(guestRam, java.lang.foreign.ValueLayout.JAVA_BYTE, ramOffset, snapshot, 0, snapshot.length);
         MemorySegment ram = MemorySegment.ofArray(snapshot);
@@ -98,12 +98,13 @@ final class BlockTranslator {
         }
         if (insns.isEmpty()) return null;
         int byteLength = off;
-        int nWords = (byteLength + 3) / 4;
-        if (4L * nWords > snapshot.length) return null;
-        int[] words = new int[nWords];
-        for (int i = 0; i < nWords; i++) words[i] = ram.get(Hart.INT, ramOffset + 4L * i);
-        int lastMask = (byteLength & 3) == 0 ? -1 : 0xffff;
-        words[nWords - 1] &= lastMask;
+        int fullWords = byteLength / 8, tailBytes = byteLength & 7;
+        long[] words = new long[(byteLength + 7) / 8];
+        for (int i = 0; i < fullWords; i++) words[i] = ram.get(Hart.LONG, ramOffset + 8L * i);
+        long lastMask = tailBytes == 0 ? -1L : (1L << (8 * tailBytes)) - 1;
+        for (int k = 0; k < tailBytes; k++) {
+            words[fullWords] |= (ram.get(java.lang.foreign.ValueLayout.JAVA_BYTE, ramOffset + 8L * fullWords + k) & 0xffL) << (8 * k);
+        }
 
         byte[] bytes = generate(insns, byteLength, endsWithJump);
         Block b;
@@ -117,6 +118,8 @@ final class BlockTranslator {
         b.ramOffset = base;
         b.words = words;
         b.lastMask = lastMask;
+        b.fullWords = fullWords;
+        b.tailBytes = tailBytes;
         b.count = insns.size();
         b.offsets = new short[insns.size()];
         for (int i = 0; i < insns.size(); i++) b.offsets[i] = (short) insns.get(i).offset();

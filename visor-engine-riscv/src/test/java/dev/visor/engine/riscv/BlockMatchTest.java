@@ -53,13 +53,18 @@ class BlockMatchTest {
     static final Unit C_J = new Unit(0xa001, 2, EXIT);                       // c.j . (offset 0)
     static final Unit JAL = u32(Rvc.jType(-8, 0), EXIT);                      // j -8
 
+    /** The block keeps its bytes as little-endian longs, the last one masked to the block's length. */
+    private static void assertShape(Block b, int byteLength) {
+        assertEquals((byteLength + 7) / 8, b.words.length);
+        assertEquals((byteLength & 7) == 0 ? -1L : (1L << (8 * (byteLength & 7))) - 1, b.lastMask);
+    }
+
     @Test
     void everyByteOfAWholeWordBlockCounts() {
         long pa = BASE + 0x1000;
         List<Unit> units = List.of(ADDI, ADDI, u32(Rvc.bType(8, 0, 10, 1), BODY), ADDI, JAL); // 20 bytes
         Block b = translate(pa, units);
-        assertEquals(5, b.words.length);
-        assertEquals(-1, b.lastMask);
+        assertShape(b, 20);
         assertTrue(b.matches(ram));
         flipEach(b, pa, 20, true);
         flipEach(b, pa - 8, 8, false);
@@ -72,8 +77,7 @@ class BlockMatchTest {
         long pa = BASE + 0x2000;
         List<Unit> units = List.of(ADDI, C_ADDI, ADDI, C_ADDI, C_J); // 14 bytes
         Block b = translate(pa, units);
-        assertEquals(4, b.words.length);
-        assertEquals(0xffff, b.lastMask);
+        assertShape(b, 14);
         // the halfword after the block holds something (an instruction that is not part of it)
         memory.writeShort(pa + 14, (short) 0x4505);
         assertTrue(b.matches(ram));
@@ -92,18 +96,17 @@ class BlockMatchTest {
         long pa = BASE + 0x3002;
         memory.writeShort(pa - 2, (short) 0x1234);
         Block b = translate(pa, List.of(C_ADDI, ADDI, ADDI, C_J)); // 12 bytes
-        assertEquals(3, b.words.length);
-        assertEquals(-1, b.lastMask);
+        assertShape(b, 12);
         flipEach(b, pa, 12, true);
         flipEach(b, pa - 2, 2, false);
         flipEach(b, pa + 12, 4, false);
 
         Block odd = translate(BASE + 0x3102, List.of(C_ADDI, ADDI, C_J)); // 8 bytes
-        assertEquals(-1, odd.lastMask);
+        assertShape(odd, 8);
         Block odd2 = translate(BASE + 0x3202, List.of(C_ADDI, ADDI, C_ADDI, C_ADDI, C_J)); // 12 bytes
         flipEach(odd2, BASE + 0x3202, 12, true);
         Block odd3 = translate(BASE + 0x3302, List.of(ADDI, C_J)); // 6 bytes: 2 mod 4
-        assertEquals(0xffff, odd3.lastMask);
+        assertShape(odd3, 6);
         flipEach(odd3, BASE + 0x3302, 6, true);
         flipEach(odd3, BASE + 0x3308, 2, false);
     }
@@ -113,7 +116,7 @@ class BlockMatchTest {
     void aBlockEndingAtThePageEnd() {
         long pa = BASE + 0x4ff2; // 14 bytes to the page end
         Block b = translate(pa, List.of(ADDI, C_ADDI, ADDI, C_ADDI, C_J));
-        assertEquals(0xffff, b.lastMask);
+        assertShape(b, 14);
         flipEach(b, pa, 14, true);
         flipEach(b, BASE + 0x5000, 4, false);
     }

@@ -140,7 +140,7 @@ class BlockTranslatorTest {
                 assertNotNull(b, String.format("0x%04x", h));
                 assertEquals(1, b.count);
                 assertEquals(1, b.words.length);
-                assertEquals(0xffff, b.lastMask);
+                assertEquals(0xffffL, b.lastMask);
             }
         }
     }
