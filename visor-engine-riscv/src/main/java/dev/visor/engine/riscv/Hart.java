@@ -426,10 +426,11 @@ public final class Hart implements InterruptPins {
                         // at a jump target: run its translated block if there is one (or it just became hot)
                         long off = fetchPage + po;
                         // the block that followed last time saves a hash lookup
-                        Block b = prev != null && prev.nextOffset == off ? prev.next : blocks.get(off);
+                        Block b = prev != null && prev.nextOffset == off ? prev.next : null;
                         if (b == null || !b.matches(ram)) {
-                            b = null;
-                            if (blocks.heat(off, HOT_THRESHOLD)) {
+                            b = blocks.get(off);
+                            if (b != null && !b.matches(ram)) b = null;
+                            if (b == null && blocks.heat(off, HOT_THRESHOLD)) {
                                 if (asyncTranslation) {
                                     translationWorker().request(off);
                                 } else {
