@@ -104,7 +104,7 @@ public final class Hart implements InterruptPins {
     int blockFaultIndex;
     /** Set by a translated block as it leaves: how many of its instructions ran (side exits leave early). */
     int blockExecuted;
-    long blocksTranslated, blockRuns, translateNanos;
+    long blocksTranslated, blockRuns, blockInstructions, translateNanos;
     /** Translate on a background thread (the default) or inline; tests switch it off for determinism. */
     boolean asyncTranslation = !"false".equals(System.getProperty("visor.translate.async"));
     private TranslationWorker worker;
@@ -156,6 +156,7 @@ public final class Hart implements InterruptPins {
         StringBuilder b = new StringBuilder();
         b.append("hart ").append(id).append(": instret=").append(instret).append(" fetchMisses=").append(fetchMisses)
                 .append(" blocks=").append(blocksTranslated).append(" blockRuns=").append(blockRuns)
+                .append(" inBlocks=").append(instret == 0 ? 0 : 100 * blockInstructions / instret).append('%')
                 .append(" translateMs=").append((translateNanos + (worker == null ? 0 : worker.nanos)) / 1_000_000)
                 .append(" interrupts=").append(interruptsTaken).append(" (");
         for (int c = 0; c < 16; c++) if (interruptsByCause[c] != 0) b.append(c).append(':').append(interruptsByCause[c]).append(' ');
@@ -458,6 +459,7 @@ public final class Hart implements InterruptPins {
                             }
                             done += blockExecuted;
                             blockRuns++;
+                            blockInstructions += blockExecuted;
                             prev = b;
                             continue;
                         }
@@ -558,8 +560,11 @@ public final class Hart implements InterruptPins {
                             done++;
                             continue;
                         }
-                        case MISC_MEM -> VarHandle.fullFence(); // fence
-                        case MISC_MEM | 1 << 5 -> { } // fence.i: there is no decoded-code cache to drop
+                        // Instructions that end translated blocks (fences, SYSTEM, atomics, floating point) set
+                        // jumped, so a block may start right after them instead of the interpreter running on
+                        // to the next jump.
+                        case MISC_MEM -> { VarHandle.fullFence(); jumped = true; } // fence
+                        case MISC_MEM | 1 << 5 -> jumped = true; // fence.i: translated blocks check their bytes on every use
                         case SYSTEM | 0 << 5, SYSTEM | 1 << 5, SYSTEM | 2 << 5, SYSTEM | 3 << 5, SYSTEM | 5 << 5, SYSTEM | 6 << 5, SYSTEM | 7 << 5 -> {
                             this.pc = pc;
                             // bring instret up to date (the instructions before this one) for counter reads
@@ -575,24 +580,28 @@ public final class Hart implements InterruptPins {
                                 instret += 1;
                                 return;
                             }
+                            jumped = true;
                         }
-                        case AMO | 2 << 5, AMO | 3 << 5 -> Atomics.execute(this, insn);
+                        case AMO | 2 << 5, AMO | 3 << 5 -> { Atomics.execute(this, insn); jumped = true; }
                         case LOAD_FP | 2 << 5 -> { // flw
                             requireFp(insn);
                             f[rd] = 0xffffffff00000000L | (load32(x[rs1] + (insn >> 20)) & 0xffffffffL);
                             mstatus |= Csr.FS;
+                            jumped = true;
                         }
                         case LOAD_FP | 3 << 5 -> { // fld
                             requireFp(insn);
                             f[rd] = load64(x[rs1] + (insn >> 20));
                             mstatus |= Csr.FS;
+                            jumped = true;
                         }
-                        case STORE_FP | 2 << 5 -> { requireFp(insn); store32(x[rs1] + sImm(insn), f[(insn >>> 20) & 31]); }
-                        case STORE_FP | 3 << 5 -> { requireFp(insn); store64(x[rs1] + sImm(insn), f[(insn >>> 20) & 31]); }
+                        case STORE_FP | 2 << 5 -> { requireFp(insn); store32(x[rs1] + sImm(insn), f[(insn >>> 20) & 31]); jumped = true; }
+                        case STORE_FP | 3 << 5 -> { requireFp(insn); store64(x[rs1] + sImm(insn), f[(insn >>> 20) & 31]); jumped = true; }
                         case MADD | 0 << 5, MADD | 1 << 5, MADD | 2 << 5, MADD | 3 << 5, MADD | 4 << 5, MADD | 5 << 5, MADD | 6 << 5, MADD | 7 << 5, MSUB | 0 << 5, MSUB | 1 << 5, MSUB | 2 << 5, MSUB | 3 << 5, MSUB | 4 << 5, MSUB | 5 << 5, MSUB | 6 << 5, MSUB | 7 << 5, NMSUB | 0 << 5, NMSUB | 1 << 5, NMSUB | 2 << 5, NMSUB | 3 << 5, NMSUB | 4 << 5, NMSUB | 5 << 5, NMSUB | 6 << 5, NMSUB | 7 << 5, NMADD | 0 << 5, NMADD | 1 << 5, NMADD | 2 << 5, NMADD | 3 << 5, NMADD | 4 << 5, NMADD | 5 << 5, NMADD | 6 << 5, NMADD | 7 << 5, OP_FP | 0 << 5, OP_FP | 1 << 5, OP_FP | 2 << 5, OP_FP | 3 << 5, OP_FP | 4 << 5, OP_FP | 5 << 5, OP_FP | 6 << 5, OP_FP | 7 << 5 -> {
                             requireFp(insn);
                             if (!FloatUnit.execute(insn, x, f, fcsr)) throw fault(Trap.ILLEGAL, insn);
                             mstatus |= Csr.FS;
+                            jumped = true;
                         }
                         default -> throw fault(Trap.ILLEGAL, insn);
                     }
