@@ -13,13 +13,5 @@ final class BlockOps {
     public static long mulDiv(int f3, long a, long b) { return Alu.mulDiv(f3, a, b); }
 
     /** mulw, divw, divuw, remw, remuw (funct3 0, 4..7; never illegal here). */
-    public static int mulDivW(int f3, int a, int b) {
-        return switch (f3) {
-            case 0 -> a * b;
-            case 4 -> b == 0 ? -1 : (a == Integer.MIN_VALUE && b == -1) ? a : a / b;
-            case 5 -> b == 0 ? -1 : Integer.divideUnsigned(a, b);
-            case 6 -> b == 0 ? a : (a == Integer.MIN_VALUE && b == -1) ? 0 : a % b;
-            default -> b == 0 ? a : Integer.remainderUnsigned(a, b);
-        };
-    }
+    public static int mulDivW(int f3, int a, int b) { return Alu.mulDivWord(f3, a, b); }
 }
