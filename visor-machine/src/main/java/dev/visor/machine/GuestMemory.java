@@ -104,6 +104,11 @@ public final class GuestMemory {
         if (dirtyLogging) setDirtyBit((a - base) >>> PAGE_SHIFT);
     }
 
+    /** Marks the pages of [a, a+len) dirty (if logging): for devices that wrote through {@link #slice}. */
+    public void markDirty(long a, long len) {
+        if (dirtyLogging && len > 0) dirtied(offset(a, len), len);
+    }
+
     private void setDirtyBit(long page) {
         int w = (int) (page >>> 6);
         long bit = 1L << page;

@@ -6,6 +6,8 @@ import dev.visor.devices.rtc.GoldfishRtc;
 import dev.visor.devices.syscon.PowerListener;
 import dev.visor.devices.syscon.TestSyscon;
 import dev.visor.devices.uart.Uart16550;
+import dev.visor.devices.virtio.VirtioDevice;
+import dev.visor.devices.virtio.VirtioMmio;
 import dev.visor.engine.riscv.HartGroup;
 import dev.visor.machine.Clock;
 import dev.visor.machine.GuestMemory;
@@ -28,6 +30,8 @@ public final class VirtBoard {
     public final Uart16550 uart;
     public final GoldfishRtc rtc;
     public final TestSyscon syscon;
+    /** The virtio-mmio slots; null until a device is added (empty slots are wired at start). */
+    private final VirtioMmio[] virtio = new VirtioMmio[VirtMemoryMap.VIRTIO_SLOTS];
 
     /**
      * @param harts   number of harts
@@ -51,10 +55,50 @@ public final class VirtBoard {
         bus.register("uart0", VirtMemoryMap.UART0.base, VirtMemoryMap.UART0.size, uart);
     }
 
-    public void start() { harts.start(); }
+    /**
+     * Puts a virtio device into the next free slot (slot i at VIRTIO.base + i * VIRTIO.size, PLIC
+     * source 1 + i). Devices are added before the VM starts; the first disk added becomes vda.
+     */
+    public VirtioMmio addVirtio(VirtioDevice device) {
+        for (int i = 0; i < virtio.length; i++) {
+            if (virtio[i] == null) {
+                virtio[i] = new VirtioMmio(memory, device, plic.line(VirtMemoryMap.VIRTIO.irq + i));
+                bus.register("virtio" + i, virtioBase(i), VirtMemoryMap.VIRTIO.size, virtio[i]);
+                return virtio[i];
+            }
+        }
+        throw new IllegalStateException("all " + virtio.length + " virtio slots are in use");
+    }
+
+    /** Free virtio slots left. */
+    public int freeVirtioSlots() {
+        int n = 0;
+        for (VirtioMmio v : virtio) if (v == null) n++;
+        return n;
+    }
+
+    /** The transports of the devices added, in slot order. */
+    public java.util.List<VirtioMmio> virtioDevices() {
+        java.util.List<VirtioMmio> list = new java.util.ArrayList<>();
+        for (VirtioMmio v : virtio) if (v != null && v.device() != null) list.add(v);
+        return list;
+    }
+
+    static long virtioBase(int slot) { return VirtMemoryMap.VIRTIO.base + slot * VirtMemoryMap.VIRTIO.size; }
+
+    public void start() {
+        for (int i = 0; i < virtio.length; i++) {
+            if (virtio[i] == null) {
+                virtio[i] = new VirtioMmio(memory, null, plic.line(VirtMemoryMap.VIRTIO.irq + i));
+                bus.register("virtio" + i, virtioBase(i), VirtMemoryMap.VIRTIO.size, virtio[i]);
+            }
+        }
+        harts.start();
+    }
 
     public void stop() {
         harts.stop();
         rtc.close();
+        for (VirtioMmio v : virtio) if (v != null && v.device() != null) v.device().close();
     }
 }

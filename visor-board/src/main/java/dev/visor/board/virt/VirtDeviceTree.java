@@ -76,6 +76,14 @@ final class VirtDeviceTree {
                 .propertyU32("clock-frequency", (int) VirtMemoryMap.UART_CLOCK_HZ)
                 .propertyU32("interrupts", VirtMemoryMap.UART0.irq).propertyU32("interrupt-parent", plicPh).endNode();
 
+        // All slots, empty or not, as QEMU does: an empty slot answers device ID 0 and Linux skips it.
+        for (int i = 0; i < VirtMemoryMap.VIRTIO_SLOTS; i++) {
+            long base = VirtBoard.virtioBase(i);
+            t.beginNode("virtio_mmio@" + hex(base)).propertyU64("reg", base, VirtMemoryMap.VIRTIO.size)
+                    .propertyString("compatible", "virtio,mmio")
+                    .propertyU32("interrupts", VirtMemoryMap.VIRTIO.irq + i).propertyU32("interrupt-parent", plicPh).endNode();
+        }
+
         int[] plicIrqs = new int[p.harts() * 4];
         int[] clintIrqs = new int[p.harts() * 4];
         for (int i = 0; i < p.harts(); i++) {

@@ -1,0 +1,218 @@
+package dev.visor.devices.virtio;
+
+import dev.visor.machine.GuestMemory;
+import dev.visor.machine.IrqLine;
+import dev.visor.machine.MmioDevice;
+
+/**
+ * The virtio-mmio transport, version 2 (virtio 1.2 §4.2.2): the register window through which the
+ * driver discovers a device, negotiates features, sets up queues, notifies and acknowledges
+ * interrupts. A slot with no device answers with device ID 0, which drivers skip.
+ *
+ * <p>Register writes come from vCPU threads and are serialized here; the interrupt status has its
+ * own small lock because device workers raise interrupts while holding their device's lock.
+ */
+public final class VirtioMmio implements MmioDevice {
+    static final int INT_USED = 1, INT_CONFIG = 2;
+
+    static final int MAGIC = 0x74726976; // "virt"
+    static final int VENDOR = 0x53495656; // "VVIS"
+    static final int STATUS_ACKNOWLEDGE = 1, STATUS_DRIVER = 2, STATUS_DRIVER_OK = 4, STATUS_FEATURES_OK = 8,
+            STATUS_NEEDS_RESET = 64, STATUS_FAILED = 128;
+
+    private final VirtioDevice device;
+    private final Virtqueue[] queues;
+    private final IrqLine irq;
+    private final Object irqLock = new Object();
+
+    private int deviceFeaturesSel, driverFeaturesSel, queueSel;
+    private long driverFeatures;
+    private volatile int status;
+    private int interruptStatus;
+    private final java.util.concurrent.atomic.AtomicInteger configGeneration = new java.util.concurrent.atomic.AtomicInteger();
+    private volatile String lastError;
+
+    /** @param device the device, or null for an empty slot */
+    public VirtioMmio(GuestMemory memory, VirtioDevice device, IrqLine irq) {
+        this.device = device;
+        this.irq = irq;
+        int n = device == null ? 0 : device.queueCount();
+        queues = new Virtqueue[n];
+        for (int i = 0; i < n; i++) {
+            queues[i] = new Virtqueue(memory, device.queueMaxSize());
+            queues[i].reset();
+        }
+        if (device != null) device.attach(this);
+    }
+
+    public VirtioDevice device() { return device; }
+
+    /** Why the device last entered DEVICE_NEEDS_RESET, or null. */
+    public String lastError() { return lastError; }
+
+    public int status() { return status; }
+
+    @Override
+    public synchronized long read(long offset, int size) {
+        if (offset >= 0x100) return device == null ? 0 : device.readConfig((int) (offset - 0x100), size);
+        if (size != 4) return 0;
+        Virtqueue q = selected();
+        return switch ((int) offset) {
+            case 0x000 -> MAGIC;
+            case 0x004 -> 2;
+            case 0x008 -> device == null ? 0 : device.deviceId();
+            case 0x00c -> VENDOR;
+            case 0x010 -> device == null ? 0 : (int) (offeredFeatures() >>> (32 * deviceFeaturesSel));
+            case 0x034 -> q == null || q.ready ? 0 : q.maxSize; // 0 also tells "this queue is in use"
+            case 0x044 -> q != null && q.ready ? 1 : 0;
+            case 0x060 -> interruptStatus();
+            case 0x070 -> status;
+            case 0x0fc -> configGeneration.get();
+            default -> 0;
+        } & 0xffff_ffffL;
+    }
+
+    @Override
+    public synchronized void write(long offset, int size, long value) {
+        if (device == null) return;
+        if (offset >= 0x100) {
+            device.writeConfig((int) (offset - 0x100), size, value);
+            return;
+        }
+        if (size != 4) return;
+        int v = (int) value;
+        Virtqueue q = selected();
+        switch ((int) offset) {
+            case 0x014 -> deviceFeaturesSel = v;
+            case 0x020 -> {
+                if (driverFeaturesSel == 0) driverFeatures = (driverFeatures & ~0xffff_ffffL) | (v & 0xffff_ffffL);
+                else if (driverFeaturesSel == 1) driverFeatures = (driverFeatures & 0xffff_ffffL) | ((long) v << 32);
+            }
+            case 0x024 -> driverFeaturesSel = v;
+            case 0x030 -> queueSel = v;
+            case 0x038 -> { if (q != null && !q.ready) q.size = v; }
+            case 0x044 -> { if (q != null) setQueueReady(q, v == 1); }
+            case 0x050 -> notifyQueue(v);
+            case 0x064 -> acknowledge(v);
+            case 0x070 -> writeStatus(v);
+            case 0x080 -> { if (q != null && !q.ready) q.descAddr = low(q.descAddr, v); }
+            case 0x084 -> { if (q != null && !q.ready) q.descAddr = high(q.descAddr, v); }
+            case 0x090 -> { if (q != null && !q.ready) q.availAddr = low(q.availAddr, v); }
+            case 0x094 -> { if (q != null && !q.ready) q.availAddr = high(q.availAddr, v); }
+            case 0x0a0 -> { if (q != null && !q.ready) q.usedAddr = low(q.usedAddr, v); }
+            case 0x0a4 -> { if (q != null && !q.ready) q.usedAddr = high(q.usedAddr, v); }
+            default -> { } // read-only or unknown: ignored
+        }
+    }
+
+    private Virtqueue selected() {
+        return queueSel >= 0 && queueSel < queues.length ? queues[queueSel] : null;
+    }
+
+    private long offeredFeatures() { return device.features() | VirtioFeatures.TRANSPORT; }
+
+    private static long low(long old, int v) { return (old & ~0xffff_ffffL) | (v & 0xffff_ffffL); }
+
+    private static long high(long old, int v) { return (old & 0xffff_ffffL) | ((long) v << 32); }
+
+    private void setQueueReady(Virtqueue q, boolean ready) {
+        if (!ready) {
+            q.ready = false;
+            return;
+        }
+        try {
+            q.validate();
+            q.ready = true;
+        } catch (VirtioException e) {
+            needsReset(device.name() + ": " + e.getMessage());
+        }
+    }
+
+    private void notifyQueue(int index) {
+        if ((status & STATUS_DRIVER_OK) == 0 || (status & STATUS_NEEDS_RESET) != 0) return;
+        if (index >= 0 && index < queues.length && queues[index].ready) device.kick(index);
+    }
+
+    private void writeStatus(int v) {
+        if (v == 0) {
+            reset();
+            return;
+        }
+        int old = status;
+        int next = (v & 0xff) | (old & STATUS_NEEDS_RESET);
+        if ((next & STATUS_FEATURES_OK) != 0 && (old & STATUS_FEATURES_OK) == 0) {
+            long offered = offeredFeatures();
+            if ((driverFeatures & ~offered) != 0 || (driverFeatures & VirtioFeatures.VERSION_1) == 0) {
+                next &= ~STATUS_FEATURES_OK; // the driver reads it back and gives up on this device
+            } else {
+                for (Virtqueue q : queues) {
+                    q.eventIdx = (driverFeatures & VirtioFeatures.RING_EVENT_IDX) != 0;
+                    q.indirect = (driverFeatures & VirtioFeatures.RING_INDIRECT_DESC) != 0;
+                }
+            }
+        }
+        status = next;
+        if ((next & STATUS_DRIVER_OK) != 0 && (old & STATUS_DRIVER_OK) == 0
+                && (next & STATUS_FEATURES_OK) != 0 && (next & STATUS_NEEDS_RESET) == 0) {
+            device.doStart(queues, driverFeatures);
+        }
+    }
+
+    /** Device reset (status 0): stops the device first, so nothing touches the old rings afterwards. */
+    private void reset() {
+        device.doReset();
+        for (Virtqueue q : queues) q.reset();
+        status = 0;
+        driverFeatures = 0;
+        deviceFeaturesSel = driverFeaturesSel = queueSel = 0;
+        synchronized (irqLock) {
+            interruptStatus = 0;
+            irq.set(false);
+        }
+    }
+
+    private int interruptStatus() {
+        synchronized (irqLock) {
+            return interruptStatus;
+        }
+    }
+
+    private void acknowledge(int bits) {
+        synchronized (irqLock) {
+            interruptStatus &= ~bits;
+            irq.set(interruptStatus != 0);
+        }
+    }
+
+    void raiseInterrupt(int bit) {
+        synchronized (irqLock) {
+            interruptStatus |= bit;
+            irq.set(true);
+        }
+    }
+
+    /** Puts the device into DEVICE_NEEDS_RESET and tells the driver through a configuration interrupt. */
+    void needsReset(String why) {
+        lastError = why;
+        int s;
+        do {
+            s = status;
+        } while (!STATUS_HANDLE.compareAndSet(this, s, s | STATUS_NEEDS_RESET));
+        if ((s & STATUS_DRIVER_OK) != 0) raiseInterrupt(INT_CONFIG);
+    }
+
+    void configChanged() {
+        configGeneration.incrementAndGet(); // no transport lock: may be called under the device's lock
+        if ((status & STATUS_DRIVER_OK) != 0) raiseInterrupt(INT_CONFIG);
+    }
+
+    private static final java.lang.invoke.VarHandle STATUS_HANDLE;
+
+    static {
+        try {
+            STATUS_HANDLE = java.lang.invoke.MethodHandles.lookup().findVarHandle(VirtioMmio.class, "status", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+}

@@ -1,0 +1,235 @@
+package dev.visor.devices.virtio.blk;
+
+import dev.visor.block.BlockBackend;
+import dev.visor.devices.virtio.DescriptorChain;
+import dev.visor.devices.virtio.DeviceWorker;
+import dev.visor.devices.virtio.VirtioDevice;
+import dev.visor.devices.virtio.VirtioException;
+import dev.visor.devices.virtio.Virtqueue;
+import dev.visor.machine.GuestMemory;
+
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * virtio-blk (virtio 1.2 §5.2): a disk backed by a {@link BlockBackend} (raw or qcow2). Requests are
+ * served on the disk's own worker thread, moving data straight between the image file and guest RAM.
+ * A flush completes only after the backend made earlier writes durable. Growing the image
+ * ({@link #resize}) updates the capacity and raises a configuration-change interrupt, so the guest
+ * sees the new size without a reboot.
+ */
+public final class VirtioBlk extends VirtioDevice {
+    static final long F_SEG_MAX = 1L << 2, F_RO = 1L << 5, F_BLK_SIZE = 1L << 6, F_FLUSH = 1L << 9,
+            F_DISCARD = 1L << 13, F_WRITE_ZEROES = 1L << 14;
+    static final int T_IN = 0, T_OUT = 1, T_FLUSH = 4, T_GET_ID = 8, T_DISCARD = 11, T_WRITE_ZEROES = 13;
+    static final byte S_OK = 0, S_IOERR = 1, S_UNSUPP = 2;
+    static final int SECTOR = 512;
+    private static final int HEADER = 16;
+    private static final int QUEUE_SIZE = 256;
+    /** Largest discard or write-zeroes range per segment, in sectors (1 GiB). */
+    private static final int MAX_RANGE_SECTORS = 1 << 21;
+    private static final int MAX_RANGE_SEGMENTS = 1;
+
+    private final BlockBackend disk;
+    private final String serial;
+    private final DeviceWorker worker;
+    private final byte[] header = new byte[HEADER];
+    private Virtqueue queue;
+    private DescriptorChain chain;
+
+    // counters for monitoring
+    private volatile long readBytes, writtenBytes, requests;
+
+    public VirtioBlk(GuestMemory memory, BlockBackend disk, String serial) {
+        super(memory);
+        this.disk = disk;
+        this.serial = serial;
+        worker = new DeviceWorker("virtio-blk " + serial, this::serve);
+    }
+
+    public BlockBackend disk() { return disk; }
+
+    @Override public int deviceId() { return 2; }
+    @Override public String name() { return "virtio-blk " + serial; }
+    @Override public int queueCount() { return 1; }
+    @Override public int queueMaxSize() { return QUEUE_SIZE; }
+
+    @Override
+    public long features() {
+        return F_SEG_MAX | F_BLK_SIZE | F_FLUSH | (disk.readOnly() ? F_RO : F_DISCARD | F_WRITE_ZEROES);
+    }
+
+    @Override
+    public long readConfig(int offset, int size) {
+        long v = 0;
+        for (int i = size - 1; i >= 0; i--) v = (v << 8) | configByte(offset + i);
+        return v;
+    }
+
+    private int configByte(int at) {
+        return switch (at >>> 2) {
+            case 0, 1 -> byteOf(disk.size() / SECTOR, at);            // capacity (u64)
+            case 3 -> byteOf(QUEUE_SIZE - 2, at - 12);                // seg_max
+            case 5 -> byteOf(SECTOR, at - 20);                        // blk_size
+            case 9 -> byteOf(MAX_RANGE_SECTORS, at - 36);             // max_discard_sectors
+            case 10 -> byteOf(MAX_RANGE_SEGMENTS, at - 40);           // max_discard_seg
+            case 11 -> byteOf(1, at - 44);                            // discard_sector_alignment
+            case 12 -> byteOf(MAX_RANGE_SECTORS, at - 48);            // max_write_zeroes_sectors
+            case 13 -> byteOf(MAX_RANGE_SEGMENTS, at - 52);           // max_write_zeroes_seg
+            default -> 0;
+        };
+    }
+
+    private static int byteOf(long value, int index) { return (int) (value >>> (8 * index)) & 0xff; }
+
+    @Override
+    protected void start(Virtqueue[] queues) {
+        queue = queues[0];
+        chain = queue.newChain();
+    }
+
+    @Override
+    protected void kick(int index) { worker.kick(); }
+
+    /** Grows the disk of a running VM; the guest is told through a configuration change. */
+    public void resize(long newSize) throws IOException {
+        disk.resize(newSize);
+        configChanged();
+    }
+
+    private void serve() {
+        synchronized (lock) {
+            if (!running) return;
+            try {
+                while (queue.pop(chain)) {
+                    int written = handle(chain);
+                    queue.pushUsed(chain.head(), written);
+                    requests++;
+                }
+                notifyUsed(queue);
+            } catch (VirtioException e) {
+                failed(e);
+            }
+        }
+    }
+
+    /** Serves one request; returns the bytes written into the guest's buffers (data + status). */
+    private int handle(DescriptorChain c) throws VirtioException {
+        if (c.writableBytes() < 1) throw new VirtioException("request without a status byte");
+        c.read(0, header, 0, HEADER);
+        int type = intAt(header, 0);
+        long sector = longAt(header, 8);
+        long statusAt = c.writableBytes() - 1;
+        byte status;
+        int written = 1;
+        try {
+            switch (type) {
+                case T_IN -> {
+                    long n = statusAt;
+                    status = transfer(c, sector, n, false);
+                    if (status == S_OK) written += (int) n;
+                }
+                case T_OUT -> status = disk.readOnly() ? S_IOERR : transfer(c, sector, c.readableBytes() - HEADER, true);
+                case T_FLUSH -> {
+                    disk.flush();
+                    status = S_OK;
+                }
+                case T_GET_ID -> {
+                    byte[] id = new byte[20];
+                    byte[] s = serial.getBytes(StandardCharsets.US_ASCII);
+                    System.arraycopy(s, 0, id, 0, Math.min(20, s.length));
+                    int n = (int) Math.min(20, statusAt);
+                    c.write(0, id, 0, n);
+                    written += n;
+                    status = S_OK;
+                }
+                case T_DISCARD, T_WRITE_ZEROES -> status = disk.readOnly() ? S_IOERR : ranges(c, type == T_DISCARD);
+                default -> status = S_UNSUPP;
+            }
+        } catch (IOException e) {
+            status = S_IOERR;
+            written = 1;
+        }
+        c.writeByte(statusAt, status);
+        return written;
+    }
+
+    /** Moves {@code length} bytes between the disk at {@code sector} and the request's data buffers. */
+    private byte transfer(DescriptorChain c, long sector, long length, boolean toDisk) throws IOException {
+        if (length % SECTOR != 0 || sector < 0 || sector > disk.size() / SECTOR
+                || length > disk.size() - sector * SECTOR) {
+            return S_IOERR;
+        }
+        long pos = sector * SECTOR;
+        long skip = toDisk ? HEADER : 0; // data follows the header (writes) or starts the writable part (reads)
+        int first = toDisk ? 0 : c.readableBuffers();
+        int last = toDisk ? c.readableBuffers() : c.buffers();
+        long remaining = length;
+        for (int i = first; i < last && remaining > 0; i++) {
+            long len = c.bufferLength(i);
+            if (skip >= len) {
+                skip -= len;
+                continue;
+            }
+            long n = Math.min(len - skip, remaining);
+            MemorySegment guest = c.segment(i).asSlice(skip, n);
+            if (toDisk) {
+                disk.write(pos, guest);
+                writtenBytes += n;
+            } else {
+                disk.read(pos, guest);
+                c.dirtied(c.bufferAddress(i) + skip, n);
+                readBytes += n;
+            }
+            pos += n;
+            remaining -= n;
+            skip = 0;
+        }
+        return S_OK;
+    }
+
+    /** Discard or write-zeroes: the payload is a list of {sector, num_sectors, flags} segments. */
+    private byte ranges(DescriptorChain c, boolean discard) throws IOException, VirtioException {
+        long payload = c.readableBytes() - HEADER;
+        if (payload <= 0 || payload % 16 != 0 || payload / 16 > MAX_RANGE_SEGMENTS) return S_IOERR;
+        byte[] seg = new byte[16];
+        for (long off = HEADER; off < c.readableBytes(); off += 16) {
+            c.read(off, seg, 0, 16);
+            long sector = longAt(seg, 0);
+            long count = intAt(seg, 8) & 0xffff_ffffL;
+            if (sector < 0 || count > MAX_RANGE_SECTORS || sector > disk.size() / SECTOR
+                    || count * SECTOR > disk.size() - sector * SECTOR) {
+                return S_IOERR;
+            }
+            if (discard) disk.discard(sector * SECTOR, count * SECTOR);
+            else disk.writeZeroes(sector * SECTOR, count * SECTOR);
+        }
+        return S_OK;
+    }
+
+    private static int intAt(byte[] b, int o) {
+        return (b[o] & 0xff) | (b[o + 1] & 0xff) << 8 | (b[o + 2] & 0xff) << 16 | (b[o + 3] & 0xff) << 24;
+    }
+
+    private static long longAt(byte[] b, int o) {
+        return (intAt(b, o) & 0xffff_ffffL) | (long) intAt(b, o + 4) << 32;
+    }
+
+    public long readBytes() { return readBytes; }
+    public long writtenBytes() { return writtenBytes; }
+    public long requests() { return requests; }
+
+    @Override
+    public void close() {
+        worker.close();
+        synchronized (lock) {
+            running = false;
+            try {
+                disk.close();
+            } catch (IOException ignored) {
+                // the VM is ending; a failing close of the image is reported by nobody
+            }
+        }
+    }
+}
