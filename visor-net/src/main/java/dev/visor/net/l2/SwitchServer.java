@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 
@@ -33,7 +34,7 @@ import java.util.concurrent.TimeUnit;
  * only to that port; unknown unicast, broadcast and multicast flood to every other port. A frame never
  * goes back to the port it came from. A client that sends a length outside [14, 65550] is disconnected;
  * the other ports never notice. A port that does not read fast enough has its frames dropped (and
- * counted) once its output queue holds {@link #QUEUE_BYTES}: a slow VM never stalls the others.
+ * counted) once its output queue holds 1 MiB: a slow VM never stalls the others.
  *
  * <p>Threading: one selector thread ("visor-switch PATH") owns the ports, their queues and the MAC
  * table, so none of it is locked. Other threads only set the closing flag and read the counters
@@ -66,20 +67,17 @@ public final class SwitchServer implements Closeable {
     /** Selector wake-up period, for sweeping aged MAC entries. */
     private static final long SWEEP_MILLIS = 1000;
 
-    /** Counters at one moment. Copies counts each destination frame once. */
-    public record Stats(
-            /** Connected ports. */
-            int ports,
-            /** Frames sent to exactly one (learned) port. */
-            long forwarded,
-            /** Frames flooded to all other ports (counted once per incoming frame). */
-            long flooded,
-            /** Frame copies dropped because a destination's output queue was full. */
-            long dropped,
-            /** Clients disconnected for sending a length outside [14, 65550]. */
-            long badFrames,
-            /** Learned MAC addresses. */
-            int macs) { }
+    /**
+     * The switch's counters at one moment.
+     *
+     * @param ports     connected ports
+     * @param forwarded frames sent to exactly one (learned) port
+     * @param flooded   frames flooded to all other ports, counted once per incoming frame
+     * @param dropped   frame copies dropped because a destination's output queue was full
+     * @param badFrames clients disconnected for sending a length outside [14, 65550]
+     * @param macs      learned MAC addresses
+     */
+    public record Stats(int ports, long forwarded, long flooded, long dropped, long badFrames, int macs) { }
 
     /** One connected client. Touched only by the selector thread. */
     private static final class Port {
@@ -370,12 +368,14 @@ public final class SwitchServer implements Closeable {
                 }
             }
             port.channel.write(gather, 0, n);
-            java.util.Arrays.fill(gather, 0, n, null);
+            Arrays.fill(gather, 0, n, null);
+            int done = 0;
             while (!out.isEmpty() && !out.peekFirst().hasRemaining()) {
                 port.outBytes -= out.pollFirst().capacity();
+                done++;
             }
-            if (!out.isEmpty() && out.peekFirst().position() > 0 || n < GATHER && !out.isEmpty()) {
-                break; // the socket is full; wait for OP_WRITE
+            if (done < n) {
+                break; // the socket is full: wait for OP_WRITE
             }
         }
         if (out.isEmpty()) {
@@ -387,12 +387,12 @@ public final class SwitchServer implements Closeable {
         if (!ports.remove(port)) {
             return;
         }
-        portCount = ports.size();
         port.key.cancel();
         closeQuietly(port.channel);
         port.out.clear();
         macs.forget(port);
         macCount = macs.size();
+        portCount = ports.size();
     }
 
     /** Runs on the selector thread as it exits. */
