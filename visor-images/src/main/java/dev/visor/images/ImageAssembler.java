@@ -11,14 +11,14 @@ import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
 /**
  * Builds the default guest image into an empty directory from Debian's packages: the kernel, the
- * OpenSBI firmware, the decompressed virtio modules and an initramfs around busybox. It checks
+ * OpenSBI firmware, the decompressed kernel modules the guest needs ({@link KernelModules#WANTED}
+ * and their dependencies) and an initramfs around busybox. It checks
  * what it takes (kernel format, busybox architecture, one kernel version) so a wrong package
  * fails the pull instead of the boot.
  */
@@ -51,23 +51,26 @@ final class ImageAssembler {
                 List.of(kernelPackage, BUSYBOX_PACKAGE, OPENSBI_PACKAGE));
 
         progress.println("visor: unpacking " + kernelPackage);
-        Kernel kernel = extractKernel(new DebPackage(debs.get(kernelPackage)), target);
+        Kernel kernel = extractKernel(new DebPackage(debs.get(kernelPackage)), target,
+                Files.createDirectories(work.resolve("modules-spool")));
         byte[] busybox = extractBusybox(new DebPackage(debs.get(BUSYBOX_PACKAGE)));
         extractFirmware(new DebPackage(debs.get(OPENSBI_PACKAGE)), target);
 
         Path modulesDir = Files.createDirectories(target.resolve(ImageStore.MODULES));
         InitramfsBuilder initramfs = new InitramfsBuilder(busybox);
-        for (String name : KernelModules.VIRTIO) {
-            byte[] ko = kernel.modules().get(name);
-            if (ko == null) {
-                // Not fatal: a later kernel may build the driver in, or drop it.
-                String why = kernel.builtin().contains(name.replace('-', '_')) ? "built into the kernel" : "not in the package";
-                progress.println("visor: module " + name + " is " + why + "; skipped");
-                continue;
-            }
-            Files.write(modulesDir.resolve(name + ".ko"), ko);
-            initramfs.module(name, ko);
+        List<PackageModules.Module> modules = kernel.modules().resolve(KernelModules.WANTED);
+        for (PackageModules.Module module : modules) {
+            Files.write(modulesDir.resolve(module.stem() + ".ko"), module.ko());
+            initramfs.module(module.stem(), module.ko());
         }
+        for (String name : KernelModules.missing(KernelModules.WANTED,
+                modules.stream().map(m -> KernelModules.canonical(m.stem())).toList())) {
+            // Not fatal: this or a later kernel may build the driver in, or drop it.
+            String why = kernel.modules().isBuiltin(name) ? "built into the kernel" : "not in the package";
+            progress.println("visor: module " + name + " is " + why + "; skipped");
+        }
+        progress.println("visor: kernel modules in load order (dependencies from "
+                + kernel.modules().dependencySource() + "): " + String.join(" ", initramfs.modules()));
         progress.println("visor: building the initramfs (busybox, " + initramfs.modules().size() + " modules)");
         initramfs.writeTo(target.resolve(ImageStore.INITRD));
 
@@ -76,29 +79,22 @@ final class ImageAssembler {
         return kernel.version();
     }
 
-    private record Kernel(String version, Map<String, byte[]> modules, Set<String> builtin) {}
+    private record Kernel(String version, PackageModules modules) {}
 
-    /** One pass over the (large) kernel package: the Image to disk, the wanted modules to memory. */
-    private Kernel extractKernel(DebPackage deb, Path target) throws IOException {
+    /**
+     * One pass over the (large) kernel package: the Image to disk, the modules and their
+     * bookkeeping files to {@code spool} (see {@link PackageModules}).
+     */
+    private Kernel extractKernel(DebPackage deb, Path target, Path spool) throws IOException {
         List<String> kernels = new ArrayList<>();
-        Set<String> versions = new HashSet<>();
-        Map<String, byte[]> modules = new LinkedHashMap<>();
-        Set<String> builtin = new HashSet<>();
+        PackageModules modules = new PackageModules(spool);
         Path image = target.resolve(ImageStore.KERNEL);
         deb.forEachFile(path -> true, (path, size, in) -> {
             if (path.startsWith("boot/vmlinux-")) {
                 kernels.add(path);
                 Files.copy(in, image, StandardCopyOption.REPLACE_EXISTING);
-            } else if (KernelModules.virtioModule(path).isPresent()) {
-                modules.put(KernelModules.virtioModule(path).get(), KernelModules.readModule(path, in));
-                KernelModules.versionOf(path).ifPresent(versions::add);
-            } else if (path.endsWith("/modules.builtin")) {
-                KernelModules.versionOf(path).ifPresent(versions::add);
-                for (String line : new String(in.readAllBytes(), StandardCharsets.UTF_8).split("\n")) {
-                    // "kernel/drivers/virtio/virtio.ko": the name, dashes as underscores like the kernel
-                    String file = line.substring(line.lastIndexOf('/') + 1);
-                    if (file.endsWith(".ko")) builtin.add(file.substring(0, file.length() - 3).replace('-', '_'));
-                }
+            } else {
+                modules.accept(path, in);
             }
         });
         if (kernels.size() != 1) {
@@ -106,13 +102,14 @@ final class ImageAssembler {
                     + " kernels (boot/vmlinux-*) where Visor expects exactly one: " + kernels);
         }
         String version = kernels.getFirst().substring("boot/vmlinux-".length());
+        Set<String> versions = new HashSet<>(modules.versions());
         versions.add(version);
         if (versions.size() != 1) {
             throw new ImageException(deb.file().getFileName() + " mixes kernel versions " + versions
                     + "; the modules would not load");
         }
         checkImageMagic(image, kernels.getFirst());
-        return new Kernel(version, modules, builtin);
+        return new Kernel(version, modules);
     }
 
     /** Refuses a kernel that is not in RISC-V Image format (the VMM loads it raw). */

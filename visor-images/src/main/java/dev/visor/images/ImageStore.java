@@ -25,8 +25,9 @@ import java.util.Optional;
  *
  * <p>The default image lives in {@code images/default/}: {@code Image} (the kernel),
  * {@code initrd.gz}, {@code fw_jump.bin}, {@code fw_dynamic.bin}, {@code VERSION} (kernel version
- * on the first line) and {@code modules/} (the decompressed virtio {@code .ko} files). It is built
- * from Debian trixie riscv64 packages fetched with the host's apt ({@link DebianArchive}).
+ * on the first line) and {@code modules/} (the decompressed {@code .ko} files the initramfs
+ * loads). It is built from Debian trixie riscv64 packages fetched with the host's apt
+ * ({@link DebianArchive}).
  *
  * <p>A pull builds into a temporary directory beside {@code default/} and renames it into place,
  * so an interrupted pull leaves no half-made image; a file lock serializes pulls of several
@@ -47,9 +48,10 @@ public final class ImageStore {
 
     /**
      * Version of what a pull writes. Raise it when the contents change (e.g. the /init script):
-     * images of another layout count as not cached, so they are pulled again.
+     * images of another layout count as not cached, so they are pulled again. 2: modules resolved
+     * from the kernel's dependency data, ext4 and its dependencies, {@code visor.data=} in /init.
      */
-    static final int LAYOUT = 1;
+    static final int LAYOUT = 2;
 
     private static final String DEFAULT = "default";
     private static final String PULL_PREFIX = ".pull-";

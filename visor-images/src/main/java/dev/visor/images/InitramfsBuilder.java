@@ -19,12 +19,14 @@ import java.util.zip.GZIPOutputStream;
 
 /**
  * Builds the guest's initramfs: a gzip-compressed cpio "newc" archive holding a static busybox,
- * the virtio kernel modules, a {@code /dev/console} node and an {@code /init} script.
+ * kernel modules, a {@code /dev/console} node, a udhcpc event script and an {@code /init} script.
  *
  * <p>The {@code /init} script installs the busybox applets, mounts proc, sysfs and devtmpfs,
- * {@code insmod}s the modules given here (in the order given, failures ignored), starts
- * {@code udhcpc} on {@code eth0} in the background if that interface exists, prints
- * {@value #READY_MARKER} and {@code exec}s {@code setsid cttyhack sh} on the console.
+ * {@code insmod}s the modules given here (in the order given, failures logged to
+ * {@code /tmp/insmod.log}), mounts the block device named by {@value #DATA_DISK_OPTION}{@code <dev>}
+ * on the kernel command line at {@code /mnt} if there is one, starts {@code udhcpc} on
+ * {@code eth0} in the background if that interface exists, prints {@value #READY_MARKER} and
+ * {@code exec}s {@code setsid cttyhack sh} on the console.
  *
  * <p>The output depends only on the inputs (fixed times, owners and inode numbers, fixed gzip
  * header), so building twice gives identical bytes.
@@ -38,6 +40,12 @@ import java.util.zip.GZIPOutputStream;
 public final class InitramfsBuilder {
     /** The line {@code /init} prints right before it starts the shell. */
     public static final String READY_MARKER = "visor: shell ready";
+
+    /**
+     * The kernel command-line option that makes {@code /init} mount a block device at
+     * {@code /mnt}: {@code visor.data=/dev/vda} (or just {@code vda}).
+     */
+    public static final String DATA_DISK_OPTION = "visor.data=";
 
     /** Where {@code /init} tells udhcpc to find its event script. */
     public static final String UDHCPC_SCRIPT = "etc/udhcpc/default.script";
@@ -58,7 +66,7 @@ public final class InitramfsBuilder {
 
     /**
      * Adds a kernel module as {@code /lib/modules/<name>.ko}; {@code ko} is the plain ELF (not
-     * xz). Modules load in the order they are added.
+     * xz). Modules load in the order they are added, so add dependencies first.
      */
     public InitramfsBuilder module(String name, byte[] ko) {
         if (name.isEmpty() || name.contains("/") || name.endsWith(".ko")) {

@@ -61,7 +61,7 @@ class DebPackageTest {
         assertEquals(1, modules.size());
 
         var entry = modules.entrySet().iterator().next();
-        assertEquals(Optional.of("virtio_mmio"), KernelModules.virtioModule(entry.getKey()));
+        assertEquals(Optional.of("virtio_mmio"), KernelModules.moduleStem(entry.getKey()));
         assertArrayEquals(MODULE, KernelModules.readModule(entry.getKey(),
                 new java.io.ByteArrayInputStream(entry.getValue())));
     }

@@ -53,6 +53,13 @@ class ImageStoreIntegrationTest {
         assertEquals("ELF", new String(busybox, 1, 3, StandardCharsets.US_ASCII));
         assertEquals(243, (busybox[18] & 0xff) | (busybox[19] & 0xff) << 8, "e_machine");
         assertTrue(Elf.isElf(initrd.get("lib/modules/virtio_mmio.ko").content()), "modules are decompressed");
+        // ext4 and what it needs, resolved from the package's own dependency data, dependencies first.
+        String init = new String(initrd.get("init").content(), StandardCharsets.UTF_8);
+        for (String module : new String[] {"ext4", "jbd2", "mbcache", "crc32c_generic", "failover", "net_failover"}) {
+            assertTrue(initrd.containsKey("lib/modules/" + module + ".ko"), module);
+        }
+        assertTrue(init.indexOf(" jbd2 ") < init.indexOf(" ext4;"), init);
+        assertTrue(init.indexOf(" failover ") < init.indexOf(" net_failover ") && init.indexOf(" net_failover ") < init.indexOf(" virtio_net "), init);
 
         assertTrue(Files.size(image.firmware()) > 100_000);
         assertTrue(Files.isRegularFile(image.dynamicFirmware()));

@@ -53,12 +53,22 @@ class InitramfsBuilderTest {
 
         assertTrue(init.startsWith("#!/bin/busybox sh\n"));
         assertTrue(init.contains("mount -t devtmpfs dev /dev"));
-        assertTrue(init.contains("for m in virtio_mmio virtio-rng; do insmod /lib/modules/$m.ko 2>/dev/null; done"));
+        assertTrue(init.contains("for m in virtio_mmio virtio-rng; do insmod /lib/modules/$m.ko 2>>/tmp/insmod.log; done"));
         assertTrue(init.contains("udhcpc -i eth0 -q -s /" + InitramfsBuilder.UDHCPC_SCRIPT));
         List<String> lines = init.strip().lines().toList();
         assertEquals("echo \"" + InitramfsBuilder.READY_MARKER + "\"", lines.get(lines.size() - 2));
         assertEquals("exec setsid cttyhack sh", lines.getLast());
         assertFalse(init.contains("@"), "every placeholder is filled");
+    }
+
+    @Test
+    void initMountsTheDataDiskNamedOnTheKernelCommandLine() {
+        String init = builder().initScript();
+        assertTrue(init.contains("visor.data=*) data=${arg#" + InitramfsBuilder.DATA_DISK_OPTION + "}"), init);
+        assertTrue(init.contains("mount \"$data\" /mnt"));
+        // The mount comes after the modules (ext4, virtio_blk) and before the marker.
+        assertTrue(init.indexOf("insmod") < init.indexOf("mount \"$data\""));
+        assertTrue(init.indexOf("mount \"$data\"") < init.indexOf(InitramfsBuilder.READY_MARKER));
     }
 
     @Test
