@@ -53,7 +53,8 @@ class InitramfsBuilderTest {
 
         assertTrue(init.startsWith("#!/bin/busybox sh\n"));
         assertTrue(init.contains("mount -t devtmpfs dev /dev"));
-        assertTrue(init.contains("for m in virtio_mmio virtio-rng; do insmod /lib/modules/$m.ko 2>>/tmp/insmod.log; done"));
+        assertTrue(init.contains("for m in virtio_mmio virtio-rng; do\n"));
+        assertTrue(init.contains("  insmod /lib/modules/$m.ko 2>>/tmp/insmod.log\n"));
         assertTrue(init.contains("udhcpc -i eth0 -q -s /" + InitramfsBuilder.UDHCPC_SCRIPT));
         List<String> lines = init.strip().lines().toList();
         assertEquals("echo \"" + InitramfsBuilder.READY_MARKER + "\"", lines.get(lines.size() - 2));
