@@ -19,9 +19,10 @@ import java.util.concurrent.Callable;
 @Command(name = "image",
         footer = {"", "Images are kept in $VISOR_CACHE, else $XDG_CACHE_HOME/visor, else ~/.cache/visor."},
         mixinStandardHelpOptions = true,
-        description = "Manage the guest image: Debian's riscv64 kernel, initramfs and OpenSBI.",
+        description = "Manage the guest image (Debian's riscv64 kernel, initramfs and OpenSBI) and disk images (raw, qcow2).",
         synopsisSubcommandLabel = "COMMAND",
-        subcommands = {ImageCommand.Pull.class, ImageCommand.ListImages.class, ImageCommand.Info.class},
+        subcommands = {ImageCommand.Pull.class, ImageCommand.ListImages.class, ImageCommand.Info.class,
+                DiskImageCommands.Create.class, DiskImageCommands.Convert.class, DiskImageCommands.Resize.class},
         usageHelpAutoWidth = true)
 final class ImageCommand implements Callable<Integer> {
     @Spec
@@ -85,8 +86,11 @@ final class ImageCommand implements Callable<Integer> {
     }
 
     @Command(name = "info", mixinStandardHelpOptions = true,
-            description = "Show the cached default image: kernel version, files and sizes.")
+            description = "Show a disk image's format, sizes and backing file; without FILE, the cached default guest image.")
     static final class Info implements Callable<Integer> {
+        @picocli.CommandLine.Parameters(index = "0", arity = "0..1", paramLabel = "FILE", description = "A disk image (raw or qcow2).")
+        Path file;
+
         @Spec
         CommandSpec spec;
 
@@ -95,7 +99,11 @@ final class ImageCommand implements Callable<Integer> {
         Info(Images images) { this.images = images; }
 
         @Override
-        public Integer call() throws ImageException, CliException {
+        public Integer call() throws ImageException, CliException, IOException {
+            if (file != null) {
+                DiskImageCommands.describe(spec, file);
+                return 0;
+            }
             GuestImage image = images.cached()
                     .orElseThrow(() -> new CliException("no image cached in " + images.cacheDirectory()
                             + " yet: 'visor image pull' or 'visor run' gets it"));

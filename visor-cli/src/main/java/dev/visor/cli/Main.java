@@ -34,7 +34,7 @@ import java.util.concurrent.Callable;
         versionProvider = VersionProvider.class,
         description = "Visor: virtual machines in Java. Boots Debian's riscv64 kernel with 'visor run'.",
         synopsisSubcommandLabel = "COMMAND",
-        subcommands = {RunCommand.class, ImageCommand.class, CommandLine.HelpCommand.class},
+        subcommands = {RunCommand.class, ImageCommand.class, ControlCommand.class, SwitchCommand.class, CommandLine.HelpCommand.class},
         usageHelpAutoWidth = true)
 public final class Main implements Callable<Integer> {
     @Option(names = "--debug", scope = ScopeType.INHERIT, description = "Print stack traces with errors.")

@@ -6,6 +6,8 @@ import dev.visor.images.InitramfsBuilder;
 import dev.visor.vmm.VirtualMachine;
 import dev.visor.vmm.VmConfigException;
 import dev.visor.vmm.VmSpec;
+import dev.visor.vmm.DiskSpec;
+import dev.visor.vmm.NetSpec;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -70,6 +72,31 @@ final class RunCommand implements java.util.concurrent.Callable<Integer> {
     @Option(names = "--append", paramLabel = "STR",
             description = "Kernel command line (default: '" + VmSpec.DEFAULT_APPEND + "').")
     String append;
+
+    @Option(names = "--disk", paramLabel = "PATH[,format=raw|qcow2][,readonly=on]",
+            description = "A virtio disk (repeatable; the first is /dev/vda). The format is detected unless given.")
+    java.util.List<String> disks = new java.util.ArrayList<>();
+
+    @Option(names = "--net", paramLabel = "user[,hostfwd=..]|switch:PATH|tap:NAME|none",
+            description = "A virtio network card (repeatable; default: one on user-mode NAT). "
+                    + "user: NAT with DHCP and DNS, hostfwd=tcp:127.0.0.1:8022-:22 forwards a host port into the guest; "
+                    + "switch:PATH joins 'visor switch PATH'; tap:NAME uses a host tap device; add ,mac=52:54:00:.. to fix the MAC.")
+    java.util.List<String> nets = new java.util.ArrayList<>();
+
+    @Option(names = "--rng", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "A virtio-rng fed from the host's SecureRandom (default: on).")
+    boolean rng;
+
+    @Option(names = "--balloon", description = "A virtio-balloon; set its size with 'visor control SOCKET balloon SIZE'.")
+    boolean balloon;
+
+    @Option(names = "--console-port", paramLabel = "FILE",
+            description = "A virtio-console port (/dev/hvc0 in the guest) whose output goes to FILE.")
+    Path consolePort;
+
+    @Option(names = "--control", paramLabel = "SOCKET",
+            description = "A Unix socket for commands to the running VM: 'visor control SOCKET resize vda 2G', ... balloon 256M.")
+    Path control;
 
     @Spec
     CommandSpec spec;
@@ -146,7 +173,27 @@ final class RunCommand implements java.util.concurrent.Callable<Integer> {
         if (firmware != null) f = userFirmware; // a file, or null for "none"
         else f = image.firmware();
         String a = append != null ? append : VmSpec.DEFAULT_APPEND;
-        return new VmSpec(cpus, mem, k, i, f, a);
+        return new VmSpec(cpus, mem, k, i, f, a, devices());
+    }
+
+    /** The virtio devices the options ask for, checked before anything is opened. */
+    private VmSpec.Devices devices() throws CliException {
+        java.util.List<DiskSpec> d = new java.util.ArrayList<>();
+        java.util.List<NetSpec> n = new java.util.ArrayList<>();
+        try {
+            for (String disk : disks) {
+                DiskSpec ds = DiskSpec.parse(disk);
+                existing("--disk", ds.path());
+                d.add(ds);
+            }
+            boolean none = nets.contains("none");
+            if (none && nets.size() > 1) throw bad("--net none cannot be combined with other --net options");
+            if (nets.isEmpty()) n.add(NetSpec.parse("user"));
+            else if (!none) for (String net : nets) n.add(NetSpec.parse(net));
+        } catch (VmConfigException e) {
+            throw bad(e.getMessage());
+        }
+        return new VmSpec.Devices(d, n, rng, balloon, consolePort, control);
     }
 
     private int runInteractive(VirtualMachine vm, OutputStream console) throws IOException, InterruptedException {

@@ -263,7 +263,9 @@ class MainTest {
     @Test
     void defaultsUseTheDefaultImage() throws Exception {
         VmSpec s = spec();
-        assertEquals(new VmSpec(1, 512L << 20, image.kernel(), image.initrd(), image.firmware(), VmSpec.DEFAULT_APPEND), s);
+        assertEquals(new VmSpec(1, 512L << 20, image.kernel(), image.initrd(), image.firmware(), VmSpec.DEFAULT_APPEND,
+                new VmSpec.Devices(java.util.List.of(), java.util.List.of(new dev.visor.vmm.NetSpec(dev.visor.vmm.NetSpec.Kind.USER, "", null)),
+                        true, false, null, null)), s);
         assertEquals(1, images.pulls);
     }
 

@@ -88,6 +88,9 @@ public final class GuestMemory {
     /** Gives the host pages back (balloon); they read as zero afterwards. */
     public void release(long a, long len) { HostMemory.release(segment, offset(a, len), len); }
 
+    /** Bytes of guest RAM backed by host memory now (mincore), or -1 where the host cannot tell. */
+    public long residentBytes() { return HostMemory.residentBytes(segment); }
+
     // ---- dirty tracking ----
 
     public boolean isDirtyLogging() { return dirtyLogging; }

@@ -16,10 +16,10 @@ public final class HostMemory {
     private static final int PROT_READ = 1, PROT_WRITE = 2;
     private static final int MAP_PRIVATE = 0x02, MAP_ANONYMOUS = 0x20, MAP_NORESERVE = 0x4000;
     private static final int MADV_DONTNEED = 4;
-    private static final MethodHandle MMAP, MADVISE;
+    private static final MethodHandle MMAP, MADVISE, MINCORE;
 
     static {
-        MethodHandle mmap = null, madvise = null;
+        MethodHandle mmap = null, madvise = null, mincore = null;
         try {
             Linker linker = Linker.nativeLinker();
             var libc = linker.defaultLookup();
@@ -28,11 +28,37 @@ public final class HostMemory {
                     ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
             madvise = linker.downcallHandle(libc.find("madvise").orElseThrow(), FunctionDescriptor.of(ValueLayout.JAVA_INT,
                     ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+            mincore = linker.downcallHandle(libc.find("mincore").orElseThrow(), FunctionDescriptor.of(ValueLayout.JAVA_INT,
+                    ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.ADDRESS));
         } catch (Throwable t) {
             // not a POSIX libc: use the eager fallback
         }
         MMAP = mmap;
         MADVISE = madvise;
+        MINCORE = mincore;
+    }
+
+    /**
+     * Bytes of {@code segment} (page-aligned) backed by host RAM right now, as mincore(2) reports;
+     * -1 where the host cannot tell. For monitoring and for checking that released memory is gone.
+     */
+    public static long residentBytes(MemorySegment segment) {
+        if (MINCORE == null) return -1;
+        long pages = (segment.byteSize() + 4095) / 4096;
+        long resident = 0;
+        final long chunk = 1 << 20; // pages per call, so the vector stays small
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment vec = arena.allocate(chunk);
+            for (long p = 0; p < pages; p += chunk) {
+                long n = Math.min(chunk, pages - p);
+                int rc = (int) MINCORE.invokeExact(segment.asSlice(p * 4096, Math.min(n * 4096, segment.byteSize() - p * 4096)), n * 4096, vec);
+                if (rc != 0) return -1;
+                for (long i = 0; i < n; i++) if ((vec.get(ValueLayout.JAVA_BYTE, i) & 1) != 0) resident++;
+            }
+        } catch (Throwable t) {
+            return -1;
+        }
+        return resident * 4096;
     }
 
     private HostMemory() {}

@@ -8,6 +8,7 @@ import dev.visor.engine.riscv.HartGroup;
 
 import java.io.IOException;
 import java.io.OutputStream;
+import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 
@@ -31,6 +32,8 @@ public final class VirtualMachine {
     public static final int EXIT_STOPPED = 0;
 
     private final VirtBoard board;
+    private final VirtioDevices devices;
+    private volatile ControlServer control;
     private final ConsoleOutput console;
     private final CompletableFuture<Integer> exit = new CompletableFuture<>();
     private volatile String failure;
@@ -60,6 +63,12 @@ public final class VirtualMachine {
         if (spec.memoryBytes() > (1L << 40)) throw new VmConfigException("--memory larger than 1 TiB is not supported");
         board = new VirtBoard(spec.cpus(), spec.memoryBytes(), console, power, engine);
         try {
+            devices = VirtioDevices.attach(board, spec.devices());
+        } catch (VmConfigException e) {
+            board.stop();
+            throw e;
+        }
+        try {
             BootLoader.load(board, new BootLoader.BootFiles(spec.firmware(), spec.kernel(), spec.initrd(),
                     spec.append() == null ? VmSpec.DEFAULT_APPEND : spec.append(), "riscv,sv48"));
         } catch (BootException e) {
@@ -69,7 +78,17 @@ public final class VirtualMachine {
     }
 
     public static VirtualMachine build(VmSpec spec, OutputStream console) throws VmConfigException {
-        return new VirtualMachine(spec, console);
+        VirtualMachine vm = new VirtualMachine(spec, console);
+        Path socket = spec.devices().controlSocket();
+        if (socket != null) {
+            try {
+                vm.control = ControlServer.start(vm, socket);
+            } catch (VmConfigException e) {
+                vm.stop();
+                throw e;
+            }
+        }
+        return vm;
     }
 
     public void start() { board.start(); }
@@ -112,6 +131,7 @@ public final class VirtualMachine {
 
     public void stop() {
         exit.complete(EXIT_STOPPED);
+        if (control != null) control.close();
         board.stop();
         try {
             console.close();
@@ -119,6 +139,21 @@ public final class VirtualMachine {
             // the console went away; nothing to save
         }
     }
+
+    /** Disks in slot order (vda first). */
+    public java.util.List<dev.visor.devices.virtio.blk.VirtioBlk> disks() { return java.util.List.copyOf(devices.disks); }
+
+    /** Network cards in slot order. */
+    public java.util.List<dev.visor.devices.virtio.net.VirtioNet> nets() { return java.util.List.copyOf(devices.nets); }
+
+    /** The memory balloon, or null when the VM has none. */
+    public dev.visor.devices.virtio.balloon.VirtioBalloon balloon() { return devices.balloon; }
+
+    /** The virtio-console port, or null. */
+    public dev.visor.devices.virtio.console.VirtioConsole consolePort() { return devices.console; }
+
+    /** Guest RAM size in bytes. */
+    public long memoryBytes() { return board.memory.size(); }
 
     /** The board, for tests and tools in this process. */
     public VirtBoard board() { return board; }

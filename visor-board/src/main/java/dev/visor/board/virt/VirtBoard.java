@@ -96,7 +96,11 @@ public final class VirtBoard {
         harts.start();
     }
 
+    private final java.util.concurrent.atomic.AtomicBoolean stopped = new java.util.concurrent.atomic.AtomicBoolean();
+
+    /** Stops the harts and closes the devices' files, sockets and threads; later calls do nothing. */
     public void stop() {
+        if (stopped.getAndSet(true)) return;
         harts.stop();
         rtc.close();
         for (VirtioMmio v : virtio) if (v != null && v.device() != null) v.device().close();

@@ -62,7 +62,7 @@ public final class VirtioMmio implements MmioDevice {
             case 0x004 -> 2;
             case 0x008 -> device == null ? 0 : device.deviceId();
             case 0x00c -> VENDOR;
-            case 0x010 -> device == null ? 0 : (int) (offeredFeatures() >>> (32 * deviceFeaturesSel));
+            case 0x010 -> device == null || (deviceFeaturesSel & ~1) != 0 ? 0 : (int) (offeredFeatures() >>> (32 * deviceFeaturesSel));
             case 0x034 -> q == null || q.ready ? 0 : q.maxSize; // 0 also tells "this queue is in use"
             case 0x044 -> q != null && q.ready ? 1 : 0;
             case 0x060 -> interruptStatus();
@@ -85,6 +85,7 @@ public final class VirtioMmio implements MmioDevice {
         switch ((int) offset) {
             case 0x014 -> deviceFeaturesSel = v;
             case 0x020 -> {
+                if ((status & STATUS_FEATURES_OK) != 0) return; // negotiation is over: what was checked stays
                 if (driverFeaturesSel == 0) driverFeatures = (driverFeatures & ~0xffff_ffffL) | (v & 0xffff_ffffL);
                 else if (driverFeaturesSel == 1) driverFeatures = (driverFeatures & 0xffff_ffffL) | ((long) v << 32);
             }
@@ -115,16 +116,19 @@ public final class VirtioMmio implements MmioDevice {
 
     private static long high(long old, int v) { return (old & 0xffff_ffffL) | ((long) v << 32); }
 
+    /** Under the device's lock, so a device never sees a queue half reconfigured (see {@link Virtqueue}). */
     private void setQueueReady(Virtqueue q, boolean ready) {
-        if (!ready) {
-            q.ready = false;
-            return;
-        }
-        try {
-            q.validate();
-            q.ready = true;
-        } catch (VirtioException e) {
-            needsReset(device.name() + ": " + e.getMessage());
+        synchronized (device.lock) {
+            if (!ready) {
+                q.ready = false;
+                return;
+            }
+            try {
+                q.validate();
+                q.ready = true;
+            } catch (VirtioException e) {
+                needsReset(device.name() + ": " + e.getMessage());
+            }
         }
     }
 

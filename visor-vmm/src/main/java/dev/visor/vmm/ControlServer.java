@@ -1,0 +1,164 @@
+package dev.visor.vmm;
+
+import dev.visor.devices.virtio.blk.VirtioBlk;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.Channels;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+
+/**
+ * A per-VM control socket (a Unix socket only this user can reach): one command per line, one
+ * answer line per command, starting with "ok" or "error:". The small stand-in for QEMU's monitor
+ * until the daemon's API exists.
+ *
+ * <pre>
+ *   info                      → ok memory=536870912 disks=vda:1073741824 balloon=0
+ *   resize vda 2G             → ok vda 2147483648     (grows the image; the guest sees it at once)
+ *   balloon 256M              → ok target=268435456   (guest memory after inflating)
+ *   balloon                   → ok actual=...         (what the guest has given back so far)
+ * </pre>
+ */
+public final class ControlServer implements AutoCloseable {
+    private final VirtualMachine vm;
+    private final Path path;
+    private final ServerSocketChannel server;
+
+    private ControlServer(VirtualMachine vm, Path path, ServerSocketChannel server) {
+        this.vm = vm;
+        this.path = path;
+        this.server = server;
+    }
+
+    public static ControlServer start(VirtualMachine vm, Path path) throws VmConfigException {
+        try {
+            Files.deleteIfExists(path);
+            ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+            server.bind(UnixDomainSocketAddress.of(path));
+            try {
+                Files.setPosixFilePermissions(path, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+            } catch (UnsupportedOperationException ignored) {
+                // not a POSIX file system: the directory's permissions have to do
+            }
+            ControlServer c = new ControlServer(vm, path, server);
+            Thread.ofVirtual().name("visor-control").start(c::acceptLoop);
+            return c;
+        } catch (IOException e) {
+            throw new VmConfigException("--control " + path + ": " + e.getMessage(), e);
+        }
+    }
+
+    private void acceptLoop() {
+        while (server.isOpen()) {
+            try {
+                SocketChannel client = server.accept();
+                Thread.ofVirtual().start(() -> serve(client));
+            } catch (IOException e) {
+                return; // closed
+            }
+        }
+    }
+
+    private void serve(SocketChannel client) {
+        try (client;
+             BufferedReader in = new BufferedReader(new InputStreamReader(Channels.newInputStream(client), StandardCharsets.UTF_8));
+             OutputStream out = Channels.newOutputStream(client)) {
+            String line;
+            while ((line = in.readLine()) != null) {
+                if (line.length() > 4096) break;
+                out.write((execute(line.strip()) + "\n").getBytes(StandardCharsets.UTF_8));
+                out.flush();
+            }
+        } catch (IOException ignored) {
+            // the client went away
+        }
+    }
+
+    /** Runs one command and returns its answer line. */
+    public String execute(String command) {
+        String[] w = command.isEmpty() ? new String[0] : command.split("\\s+");
+        try {
+            if (w.length == 0) return "error: empty command (try: info, resize DISK SIZE, balloon [SIZE])";
+            return switch (w[0].toLowerCase(Locale.ROOT)) {
+                case "info" -> info();
+                case "resize" -> resize(w);
+                case "balloon" -> balloon(w);
+                default -> "error: unknown command '" + w[0] + "' (try: info, resize DISK SIZE, balloon [SIZE])";
+            };
+        } catch (IOException | IllegalArgumentException e) {
+            return "error: " + e.getMessage();
+        }
+    }
+
+    private String info() {
+        StringBuilder s = new StringBuilder("ok memory=" + vm.memoryBytes() + " disks=");
+        int i = 0;
+        for (VirtioBlk d : vm.disks()) s.append(i++ == 0 ? "" : ",").append(d.name().replace("virtio-blk ", "")).append(':').append(d.disk().size());
+        if (vm.balloon() != null) s.append(" balloon=").append(vm.balloon().actualPages() * 4096L);
+        return s.toString();
+    }
+
+    private String resize(String[] w) throws IOException {
+        if (w.length != 3) return "error: usage: resize DISK SIZE (e.g. resize vda 2G)";
+        VirtioBlk disk = vm.disks().stream().filter(d -> d.name().endsWith(" " + w[1])).findFirst().orElse(null);
+        if (disk == null) return "error: no disk " + w[1];
+        long size = parseSize(w[2]);
+        if (size % 512 != 0) return "error: the size must be a multiple of 512 bytes";
+        if (size < disk.disk().size()) return "error: shrinking a disk is not supported (it is " + disk.disk().size() + " bytes)";
+        disk.resize(size);
+        return "ok " + w[1] + " " + disk.disk().size();
+    }
+
+    private String balloon(String[] w) {
+        if (vm.balloon() == null) return "error: this VM has no balloon (start it with --balloon)";
+        if (w.length == 1) return "ok actual=" + vm.balloon().actualPages() * 4096L + " target=" + vm.balloon().targetPages() * 4096L;
+        long guest = parseSize(w[1]);
+        if (guest > vm.memoryBytes()) return "error: the guest has only " + vm.memoryBytes() + " bytes";
+        long pages = (vm.memoryBytes() - guest) / 4096;
+        vm.balloon().setTargetPages(pages);
+        return "ok target=" + pages * 4096L;
+    }
+
+    /** 512, 64K, 100M, 2G, 1T (powers of 1024). */
+    static long parseSize(String s) {
+        String t = s.strip().toUpperCase(Locale.ROOT);
+        if (t.endsWith("B")) t = t.substring(0, t.length() - 1);
+        long unit = 1;
+        if (!t.isEmpty()) {
+            switch (t.charAt(t.length() - 1)) {
+                case 'K' -> unit = 1L << 10;
+                case 'M' -> unit = 1L << 20;
+                case 'G' -> unit = 1L << 30;
+                case 'T' -> unit = 1L << 40;
+                default -> { }
+            }
+        }
+        if (unit != 1) t = t.substring(0, t.length() - 1);
+        try {
+            long n = Long.parseLong(t);
+            if (n < 0 || n > Long.MAX_VALUE / unit) throw new NumberFormatException();
+            return n * unit;
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("not a size: " + s + " (e.g. 512M, 2G)");
+        }
+    }
+
+    @Override
+    public void close() {
+        try {
+            server.close();
+            Files.deleteIfExists(path);
+        } catch (IOException ignored) {
+            // the socket file may be gone already
+        }
+    }
+}
