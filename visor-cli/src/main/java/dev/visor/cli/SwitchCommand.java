@@ -1,6 +1,8 @@
 package dev.visor.cli;
 
+import dev.visor.net.l2.SwitchPort;
 import dev.visor.net.l2.SwitchServer;
+import dev.visor.net.user.DhcpService;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
@@ -17,6 +19,11 @@ final class SwitchCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "PATH", description = "The switch's Unix socket.")
     Path path;
 
+    @picocli.CommandLine.Option(names = "--dhcp", paramLabel = "NETWORK|none", defaultValue = "10.0.3.0/24",
+            description = "Lease addresses of NETWORK to the VMs that join (server .1, VMs from .10), "
+                    + "or 'none' (default: ${DEFAULT-VALUE}).")
+    String dhcp;
+
     @Override
     public Integer call() throws CliException, InterruptedException {
         SwitchServer server;
@@ -26,7 +33,16 @@ final class SwitchCommand implements Callable<Integer> {
             throw new CliException("switch " + path + ": " + e.getMessage(), e);
         }
         Runtime.getRuntime().addShutdownHook(new Thread(server::close));
-        System.err.println("visor: switch listening on " + path + " (Ctrl-C stops it)");
+        if (!dhcp.equals("none")) {
+            try {
+                DhcpService.start(SwitchPort.connect(path), dhcp);
+            } catch (IOException | IllegalArgumentException e) {
+                server.close();
+                throw new CliException("switch " + path + ": --dhcp " + dhcp + ": " + e.getMessage(), e);
+            }
+        }
+        System.err.println("visor: switch listening on " + path + (dhcp.equals("none") ? "" : ", DHCP for " + dhcp)
+                + " (Ctrl-C stops it)");
         server.join();
         return 0;
     }

@@ -5,8 +5,9 @@ import java.util.Arrays;
 import static dev.visor.net.user.Packets.*;
 
 /**
- * A DHCP server (RFC 2131, options RFC 2132) with one lease: the configured guest address, whatever
- * the client's MAC. DISCOVER gets an OFFER, REQUEST for our address an ACK (else a NAK), INFORM an ACK
+ * A DHCP server (RFC 2131, options RFC 2132). Which address a client gets is up to a lease function
+ * of its MAC: the NAT gives its one guest address to whoever asks; {@link SwitchDhcp} keeps a pool
+ * for the VMs on a switch. DISCOVER gets an OFFER, REQUEST for our address an ACK (else a NAK), INFORM an ACK
  * without an address; RELEASE and DECLINE are ignored. Replies go to the broadcast addresses while the
  * client has no address (busybox udhcpc and the kernel's ipconfig listen on raw sockets then).
  * Selector thread only.
@@ -21,14 +22,26 @@ final class DhcpServer {
     private static final int DISCOVER = 1, OFFER = 2, REQUEST = 3, DECLINE = 4, ACK = 5, NAK = 6, RELEASE = 7, INFORM = 8;
 
     private final GuestLink link;
-    private final int gatewayIp, dnsIp, guestIp, netmask;
+    private final int serverIp, routerIp, dnsIp, netmask;
+    private final java.util.function.LongToIntFunction lease;
 
+    /** The NAT's server: one address for the guest, the gateway as server, router and (with dnsIp) DNS. */
     DhcpServer(GuestLink link, int gatewayIp, int dnsIp, int guestIp, int netmask) {
+        this(link, gatewayIp, gatewayIp, dnsIp, netmask, mac -> guestIp);
+    }
+
+    /**
+     * @param routerIp the default route offered, 0 for none
+     * @param dnsIp    the DNS server offered, 0 for none
+     * @param lease    the address for a client MAC, 0 when the pool is exhausted (no answer then)
+     */
+    DhcpServer(GuestLink link, int serverIp, int routerIp, int dnsIp, int netmask, java.util.function.LongToIntFunction lease) {
         this.link = link;
-        this.gatewayIp = gatewayIp;
+        this.serverIp = serverIp;
+        this.routerIp = routerIp;
         this.dnsIp = dnsIp;
-        this.guestIp = guestIp;
         this.netmask = netmask;
+        this.lease = lease;
     }
 
     /** Handles a message of {@code length} bytes (the UDP payload) at {@code off} in {@code f}. */
@@ -50,10 +63,12 @@ final class DhcpServer {
             i = value + len;
         }
         int ciaddr = i32(f, off + 12);
+        int guestIp = lease.applyAsInt(mac(f, off + 28));
+        if (guestIp == 0) return; // no address left for this client
         switch (type) {
             case DISCOVER -> reply(f, off, OFFER, guestIp);
             case REQUEST -> {
-                if (serverId != 0 && serverId != gatewayIp) return; // the client chose another server
+                if (serverId != 0 && serverId != serverIp) return; // the client chose another server
                 int wanted = requested != 0 ? requested : ciaddr;
                 reply(f, off, wanted == guestIp || wanted == 0 ? ACK : NAK, guestIp);
             }
@@ -80,7 +95,7 @@ final class DhcpServer {
         put32(o, m + 236, MAGIC_COOKIE);
         int p = m + OPTIONS;
         p = option(o, p, 53, 1, type);
-        p = option(o, p, 54, 4, gatewayIp);
+        p = option(o, p, 54, 4, serverIp);
         if (type != NAK) {
             if (yiaddr != 0) {
                 p = option(o, p, 51, 4, LEASE_SECONDS);
@@ -88,15 +103,15 @@ final class DhcpServer {
                 p = option(o, p, 59, 4, LEASE_SECONDS * 7 / 8);
             }
             p = option(o, p, 1, 4, netmask);
-            p = option(o, p, 3, 4, gatewayIp);
-            p = option(o, p, 6, 4, dnsIp);
+            if (routerIp != 0) p = option(o, p, 3, 4, routerIp);
+            if (dnsIp != 0) p = option(o, p, 6, 4, dnsIp);
         }
         o[p++] = (byte) 255;
         int length = Math.max(p - m, MIN_MESSAGE);
         boolean broadcast = ciaddr == 0 || type == NAK || (u16(f, off + 10) & 0x8000) != 0;
         long dstMac = broadcast ? BROADCAST_MAC : mac(f, off + 28);
         int dst = broadcast ? -1 : ciaddr;
-        link.sendUdp(dstMac, gatewayIp, SERVER_PORT, dst, CLIENT_PORT, length);
+        link.sendUdp(dstMac, serverIp, SERVER_PORT, dst, CLIENT_PORT, length);
     }
 
     private static int option(byte[] o, int p, int code, int length, int value) {
