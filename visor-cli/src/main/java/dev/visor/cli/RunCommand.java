@@ -161,6 +161,8 @@ final class RunCommand implements java.util.concurrent.Callable<Integer> {
         Path userInitrd = isNone(initrd) || initrd == null ? null : existing("--initrd", Path.of(initrd));
         Path userFirmware = isNone(firmware) || firmware == null ? null : existing("--firmware", Path.of(firmware));
 
+        VmSpec.Devices devices = devices(); // checked before any image is pulled
+
         GuestImage image = null;
         if (userKernel == null || firmware == null) image = images.defaultImage(progress);
 
@@ -173,7 +175,7 @@ final class RunCommand implements java.util.concurrent.Callable<Integer> {
         if (firmware != null) f = userFirmware; // a file, or null for "none"
         else f = image.firmware();
         String a = append != null ? append : VmSpec.DEFAULT_APPEND;
-        return new VmSpec(cpus, mem, k, i, f, a, devices());
+        return new VmSpec(cpus, mem, k, i, f, a, devices);
     }
 
     /** The virtio devices the options ask for, checked before anything is opened. */

@@ -375,4 +375,67 @@ class MainTest {
         assertTrue(pull.out().contains("6.12.99+deb13-riscv64"), pull.out());
         assertEquals(1, images.pulls);
     }
+
+    // ---- devices and disk images
+
+    @Test
+    void deviceOptionsReachTheSpec() throws Exception {
+        Path disk = Files.write(dir.resolve("d.raw"), new byte[1 << 20]);
+        VmSpec s = spec("--disk", disk + ",format=raw,readonly=on", "--disk", disk.toString(),
+                "--net", "user,hostfwd=tcp:127.0.0.1:8022-:22", "--net", "switch:/tmp/sw", "--no-rng", "--balloon",
+                "--control", "/tmp/ctl");
+        VmSpec.Devices d = s.devices();
+        assertEquals(new dev.visor.vmm.DiskSpec(disk, "raw", true), d.disks().get(0));
+        assertEquals(new dev.visor.vmm.DiskSpec(disk, null, false), d.disks().get(1));
+        assertEquals(dev.visor.vmm.NetSpec.Kind.USER, d.nets().get(0).kind());
+        assertEquals("hostfwd=tcp:127.0.0.1:8022-:22", d.nets().get(0).target());
+        assertEquals(dev.visor.vmm.NetSpec.Kind.SWITCH, d.nets().get(1).kind());
+        assertEquals("/tmp/sw", d.nets().get(1).target());
+        assertFalse(d.rng());
+        assertTrue(d.balloon());
+        assertEquals(Path.of("/tmp/ctl"), d.controlSocket());
+        assertTrue(spec("--net", "none").devices().nets().isEmpty());
+    }
+
+    @Test
+    void badDeviceOptionsAreOneLineBeforeAnyPull() {
+        assertOneLine(run("run", "--disk", "/no/disk.qcow2"), 1, "visor: --disk /no/disk.qcow2: no such file");
+        assertOneLine(run("run", "--disk", dir + ",format=vmdk"), 2,
+                "visor: --disk " + dir + ",format=vmdk: format must be raw or qcow2, not 'vmdk'");
+        assertOneLine(run("run", "--net", "bogus"), 2,
+                "visor: --net bogus: expected user[,hostfwd=...], switch:PATH or tap:NAME");
+        assertOneLine(run("run", "--net", "user,mac=01:00:00:00:00:01"), 2,
+                "visor: --net user,mac=01:00:00:00:00:01: 01:00:00:00:00:01 is a multicast address");
+        assertOneLine(run("run", "--net", "none", "--net", "user"), 2,
+                "visor: --net none cannot be combined with other --net options");
+        assertEquals(0, images.pulls);
+    }
+
+    @Test
+    void diskImagesAreCreatedDescribedGrownAndConverted() throws Exception {
+        Path q = dir.resolve("a.qcow2");
+        Result c = run("image", "create", q.toString(), "64M");
+        assertEquals(0, c.status(), c.err());
+        Result info = run("image", "info", q.toString());
+        assertEquals(0, info.status(), info.err());
+        assertTrue(info.out().contains("qcow2"), info.out());
+        assertTrue(info.out().contains("67108864"), info.out());
+        assertEquals(0, run("image", "resize", q.toString(), "+64M").status());
+        assertEquals(128L << 20, dev.visor.block.BlockImages.info(q).virtualSize());
+        Path overlay = dir.resolve("b.qcow2");
+        assertEquals(0, run("image", "create", "-b", q.toString(), overlay.toString()).status());
+        assertEquals(q.toString(), dev.visor.block.BlockImages.info(overlay).backingFile());
+        Path raw = dir.resolve("b.raw");
+        Result conv = run("image", "convert", "-O", "raw", overlay.toString(), raw.toString());
+        assertEquals(0, conv.status(), conv.err());
+        assertEquals(128L << 20, Files.size(raw));
+        assertOneLine(run("image", "create", q.toString(), "1M"), 1,
+                "visor: " + q + " already exists: remove it first or pick another name");
+        assertOneLine(run("image", "resize", q.toString(), "1M"), 1,
+                "visor: shrinking is not supported: " + q + " is 128M");
+        Path junk = Files.write(dir.resolve("junk.qcow2"), "QFI\u00fbnot really".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+        Result bad = run("image", "info", junk.toString());
+        assertEquals(1, bad.status());
+        assertEquals(1, bad.errLines().length, bad.err());
+    }
 }

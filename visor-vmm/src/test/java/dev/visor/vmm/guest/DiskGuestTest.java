@@ -70,7 +70,7 @@ class DiskGuestTest {
         VmSpec.Devices devices = new VmSpec.Devices(List.of(
                 new DiskSpec(ext4, null, false), new DiskSpec(overlay, null, false),
                 new DiskSpec(foreign, "qcow2", false), new DiskSpec(growing, null, false)),
-                List.of(), true, false, null, null);
+                List.of(), true, false, null, dir.resolve("control.sock"));
 
         String randomHash;
         try (BootedGuest g = BootedGuest.boot(image, devices)) {
@@ -84,7 +84,8 @@ class DiskGuestTest {
             g.run("dd if=/tmp/r of=/dev/vdc bs=64k 2>/dev/null && sync");
 
             assertEquals(String.valueOf(16 * 2048), g.run("cat /sys/block/vdd/size"));
-            g.vm.disks().get(3).resize(48L << 20);
+            assertEquals("ok vdd 50331648", control(dir.resolve("control.sock"), "resize vdd 48M"));
+            assertTrue(control(dir.resolve("control.sock"), "resize vdd 1M").startsWith("error: shrinking"));
             String size = "";
             for (int i = 0; i < 50 && !size.equals(String.valueOf(48 * 2048)); i++) {
                 size = g.run("cat /sys/block/vdd/size");
@@ -114,6 +115,15 @@ class DiskGuestTest {
         System.arraycopy(Files.readAllBytes(exported), 0, first, 0, first.length);
         assertEquals(randomHash, HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(first)));
         assertEquals(baseHash, sha256(base), "the overlay's backing file changed");
+    }
+
+    /** One command over the VM's control socket, as `visor control` sends it. */
+    static String control(Path socket, String command) throws Exception {
+        try (var ch = java.nio.channels.SocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
+            ch.connect(java.net.UnixDomainSocketAddress.of(socket));
+            ch.write(java.nio.charset.StandardCharsets.UTF_8.encode(command + "\n"));
+            return new java.io.BufferedReader(new java.io.InputStreamReader(java.nio.channels.Channels.newInputStream(ch))).readLine();
+        }
     }
 
     static boolean qemuImgExists() {
