@@ -15,6 +15,8 @@ import dev.visor.machine.MmioDevice;
 public final class VirtioMmio implements MmioDevice {
     static final int INT_USED = 1, INT_CONFIG = 2;
 
+    /** The device's configuration space: from 0x100 to the end of the 4 KiB register window. */
+    static final int CONFIG = 0x100, CONFIG_END = 0x1000;
     static final int MAGIC = 0x74726976; // "virt"
     static final int VENDOR = 0x53495656; // "VVIS"
     static final int STATUS_ACKNOWLEDGE = 1, STATUS_DRIVER = 2, STATUS_DRIVER_OK = 4, STATUS_FEATURES_OK = 8,
@@ -54,7 +56,9 @@ public final class VirtioMmio implements MmioDevice {
 
     @Override
     public synchronized long read(long offset, int size) {
-        if (offset >= 0x100) return device == null ? 0 : device.readConfig((int) (offset - 0x100), size);
+        if (offset >= CONFIG || offset < 0) { // beyond the window (or negative): 0, never a negative config offset
+            return device == null || offset < 0 || offset >= CONFIG_END ? 0 : device.readConfig((int) (offset - CONFIG), size);
+        }
         if (size != 4) return 0;
         Virtqueue q = selected();
         return switch ((int) offset) {
@@ -75,8 +79,8 @@ public final class VirtioMmio implements MmioDevice {
     @Override
     public synchronized void write(long offset, int size, long value) {
         if (device == null) return;
-        if (offset >= 0x100) {
-            device.writeConfig((int) (offset - 0x100), size, value);
+        if (offset >= CONFIG || offset < 0) {
+            if (offset >= CONFIG && offset < CONFIG_END) device.writeConfig((int) (offset - CONFIG), size, value);
             return;
         }
         if (size != 4) return;
