@@ -29,7 +29,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 /**
  * User-mode NAT and the memory balloon, seen from a Debian guest: DHCP configures eth0, the guest
  * fetches a file from an HTTP server on the host through NAT, a host client reaches the guest's
- * busybox httpd through a port forward, and inflating the balloon gives guest RAM back to the host.
+ * busybox httpd through a port forward, output to the virtio-console port reaches its file, and inflating the balloon gives guest RAM back to the host.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class NetworkGuestTest {
@@ -58,8 +58,9 @@ class NetworkGuestTest {
         });
         http.start();
         int forwarded = freePort();
+        java.nio.file.Path portFile = java.nio.file.Files.createTempFile("visor-hvc0", ".log");
         VmSpec.Devices devices = new VmSpec.Devices(List.of(),
-                List.of(NetSpec.parse("user,hostfwd=tcp:127.0.0.1:" + forwarded + "-:8080")), true, true, null, null);
+                List.of(NetSpec.parse("user,hostfwd=tcp:127.0.0.1:" + forwarded + "-:8080")), true, true, portFile, null);
         try (BootedGuest g = BootedGuest.boot(image, devices)) {
             String addr = "";
             for (int i = 0; i < 100 && !addr.contains("10.0.2.15"); i++) {
@@ -80,6 +81,15 @@ class NetworkGuestTest {
             assertEquals(200, r.statusCode());
             assertEquals("served by the guest\n", r.body());
 
+            // The virtio-console port is /dev/hvc0 in the guest; its output lands in the file.
+            g.run("echo through the console port > /dev/hvc0");
+            String port = "";
+            for (int i = 0; i < 50 && !port.contains("through the console port"); i++) {
+                port = java.nio.file.Files.readString(portFile);
+                if (!port.contains("through the console port")) Thread.sleep(100);
+            }
+            assertTrue(port.contains("through the console port"), "hvc0 output: '" + port + "'");
+
             // Balloon: let the guest touch most of its RAM, then take 256 MiB back.
             g.run("mkdir /t && mount -t tmpfs -o size=400m none /t && dd if=/dev/zero of=/t/fill bs=1M count=380 2>/dev/null; rm /t/fill", Duration.ofSeconds(120));
             long before = g.vm.board().memory.residentBytes();
@@ -95,6 +105,7 @@ class NetworkGuestTest {
             assertEquals(0, g.powerOff());
         } finally {
             http.stop(0);
+            java.nio.file.Files.deleteIfExists(portFile);
         }
     }
 
