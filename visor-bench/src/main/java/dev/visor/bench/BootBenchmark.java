@@ -7,7 +7,6 @@ import dev.visor.images.InitramfsBuilder;
 import dev.visor.vmm.VmSpec;
 
 import java.io.BufferedReader;
-import java.io.File;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
@@ -27,6 +26,13 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
+
+import static dev.visor.bench.BenchSupport.firstLine;
+import static dev.visor.bench.BenchSupport.loadAverage;
+import static dev.visor.bench.BenchSupport.num;
+import static dev.visor.bench.BenchSupport.onPath;
+import static dev.visor.bench.BenchSupport.positive;
+import static dev.visor.bench.BenchSupport.seconds;
 
 /**
  * Boots the same guest (the default image's kernel, initramfs and OpenSBI fw_jump.bin, one vCPU,
@@ -160,16 +166,6 @@ public final class BootBenchmark {
             String root = System.getProperty("visor.root");
             visor = Path.of(root != null ? root : ".").resolve("visor");
         }
-    }
-
-    private static int positive(String option, String v) {
-        try {
-            int n = Integer.parseInt(v);
-            if (n > 0) return n;
-        } catch (NumberFormatException e) {
-            // below
-        }
-        throw new IllegalArgumentException(option + " must be a positive whole number, not '" + v + "'");
     }
 
     // ---- the run ---------------------------------------------------------------------------------
@@ -402,27 +398,13 @@ public final class BootBenchmark {
     /** The median of a figure over the boots of {@code engine} that have it; NaN if none. */
     double median(Engine engine, Function<Run, Double> figure) {
         double[] v = runs.stream().filter(r -> r.engine == engine).mapToDouble(figure::apply).filter(x -> !Double.isNaN(x)).sorted().toArray();
-        return median(v);
-    }
-
-    static double median(double[] sorted) {
-        if (sorted.length == 0) return Double.NaN;
-        int m = sorted.length / 2;
-        return sorted.length % 2 == 1 ? sorted[m] : (sorted[m - 1] + sorted[m]) / 2;
+        return BenchSupport.median(v);
     }
 
     // ---- small helpers ---------------------------------------------------------------------------
 
-    private static String num(double v) {
-        return Double.isNaN(v) ? "-" : String.format(Locale.ROOT, "%.2f", v);
-    }
-
     private static String fmtTarget(double t) {
         return t == Math.rint(t) ? Long.toString((long) t) : Double.toString(t);
-    }
-
-    private static double seconds(long nanos) {
-        return nanos / 1e9;
     }
 
     private static double mib(long kib) {
@@ -432,40 +414,5 @@ public final class BootBenchmark {
     private static String lastLine(String s) {
         String[] lines = s.strip().split("\n");
         return lines[lines.length - 1].strip();
-    }
-
-    private static String loadAverage() {
-        try {
-            String[] f = Files.readString(Path.of("/proc/loadavg")).split(" ");
-            return f[0] + " " + f[1] + " " + f[2];
-        } catch (IOException e) {
-            return "?";
-        }
-    }
-
-    /** The full path of an executable (as given if it contains a slash, else looked up on PATH), or null. */
-    private static String onPath(String exe) {
-        if (exe.contains("/")) return Files.isExecutable(Path.of(exe)) ? exe : null;
-        String path = System.getenv("PATH");
-        if (path == null) return null;
-        for (String d : path.split(File.pathSeparator)) {
-            Path p = Path.of(d, exe);
-            if (Files.isExecutable(p)) return p.toString();
-        }
-        return null;
-    }
-
-    private static String firstLine(String exe, String arg) {
-        try {
-            Process p = new ProcessBuilder(exe, arg).redirectErrorStream(true).start();
-            String s = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            p.waitFor(10, TimeUnit.SECONDS);
-            return s.lines().findFirst().orElse("?").strip();
-        } catch (IOException e) {
-            return "?";
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return "?";
-        }
     }
 }

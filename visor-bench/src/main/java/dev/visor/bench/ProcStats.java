@@ -1,12 +1,15 @@
 package dev.visor.bench;
 
 import java.io.IOException;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 
-/** What Linux's /proc says about a process: CPU time and resident memory. */
+/** What Linux's /proc says about a process: CPU time (whole and per thread) and resident memory. */
 final class ProcStats {
     private ProcStats() {}
 
@@ -26,11 +29,37 @@ final class ProcStats {
 
     /** utime + stime of {@code pid}, in clock ticks (fields 14 and 15 of /proc/PID/stat). */
     static long cpuTicks(long pid) throws IOException {
-        String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+        return cpuTicks(Path.of("/proc", Long.toString(pid), "stat"));
+    }
+
+    /** utime + stime from a /proc/PID/stat or /proc/PID/task/TID/stat file. */
+    private static long cpuTicks(Path statFile) throws IOException {
+        String stat = Files.readString(statFile);
         // the command name (field 2) is in parentheses and may hold spaces: count fields after the last ')'
         String[] f = stat.substring(stat.lastIndexOf(')') + 2).trim().split("\\s+");
         // f[0] is field 3 (state), so field n is f[n - 3]
         return Long.parseLong(f[14 - 3]) + Long.parseLong(f[15 - 3]);
+    }
+
+    /**
+     * utime + stime of each thread of {@code pid}, in clock ticks, summed by thread name
+     * (/proc/PID/task/TID/comm: for a JVM the Java thread's name, cut to 15 characters).
+     * Threads that end while being read are left out.
+     */
+    static Map<String, Long> threadTicks(long pid) throws IOException {
+        Map<String, Long> ticks = new TreeMap<>();
+        Path tasks = Path.of("/proc", Long.toString(pid), "task");
+        try (DirectoryStream<Path> dir = Files.newDirectoryStream(tasks)) {
+            for (Path task : dir) {
+                try {
+                    String name = Files.readString(task.resolve("comm")).strip();
+                    ticks.merge(name, cpuTicks(task.resolve("stat")), Long::sum);
+                } catch (IOException | RuntimeException e) {
+                    // the thread ended
+                }
+            }
+        }
+        return ticks;
     }
 
     /** The command name of {@code pid} (/proc/PID/comm), e.g. "java". */

@@ -83,12 +83,12 @@ class NetworkGuestTest {
 
             // The virtio-console port is /dev/hvc0 in the guest; its output lands in the file.
             g.run("echo through the console port > /dev/hvc0");
-            String port = "";
-            for (int i = 0; i < 50 && !port.contains("through the console port"); i++) {
-                port = java.nio.file.Files.readString(portFile);
-                if (!port.contains("through the console port")) Thread.sleep(100);
+            String hvc0 = "";
+            for (int i = 0; i < 50 && !hvc0.contains("through the console port"); i++) {
+                hvc0 = java.nio.file.Files.readString(portFile);
+                if (!hvc0.contains("through the console port")) Thread.sleep(100);
             }
-            assertTrue(port.contains("through the console port"), "hvc0 output: '" + port + "'");
+            assertTrue(hvc0.contains("through the console port"), "hvc0 output: '" + hvc0 + "'");
 
             // Balloon: let the guest touch most of its RAM, then take 256 MiB back.
             g.run("mkdir /t && mount -t tmpfs -o size=400m none /t && dd if=/dev/zero of=/t/fill bs=1M count=380 2>/dev/null; rm /t/fill", Duration.ofSeconds(120));
