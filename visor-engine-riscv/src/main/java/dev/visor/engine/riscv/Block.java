@@ -8,10 +8,14 @@ import java.lang.foreign.MemorySegment;
  * instruction the translator leaves to the interpreter (SYSTEM, atomics, floating point, fences).
  *
  * <p>A block is keyed by the guest-physical address of its first instruction and is position
- * independent: {@link #run} takes the virtual pc, so every mapping of the page shares it. Instead of
- * being invalidated when code changes (stores into code pages, module loading, exec reusing pages,
- * fence.i), a block carries the instruction bytes it was made from and {@link #matches} compares them
- * with guest RAM before each use: code that changed simply misses and is translated again.
+ * independent: {@link #run} takes the virtual pc, so every mapping of the page shares it.
+ *
+ * <p>Code that changes: a block carries the instruction bytes it was made from and {@link #matches}
+ * compares them with guest RAM, so changed code simply misses and is translated again. The compare
+ * runs once per <em>code epoch</em>, not on every entry: the RISC-V rule is that a hart sees its own
+ * or anyone's stores to instructions only after a {@code fence.i} (Linux issues one, locally and
+ * through SBI on the other harts, after loading modules, mapping executable pages and patching
+ * code), so every fence.i starts a new epoch and each block is checked again on its next entry.
  */
 abstract class Block {
     /** Guest-physical address of the first instruction. */
@@ -41,6 +45,25 @@ abstract class Block {
      * the last completed instruction and sets {@link Hart#blockFaultIndex} to the faulting one.
      */
     abstract long run(Hart h, long[] x, long pc);
+
+    /** Bumped by every fence.i on any hart: blocks checked in an older epoch are compared again. */
+    static volatile int codeEpoch;
+    /** The epoch in which this block last matched guest RAM. */
+    int checkedEpoch;
+
+    /** True when the block may run: it matched guest RAM since the last fence.i, or matches now. */
+    final boolean valid(MemorySegment ram) {
+        int e = codeEpoch;
+        if (checkedEpoch == e) return true;
+        if (!matches(ram)) return false;
+        checkedEpoch = e; // a fence.i meanwhile leaves e stale, so the block is checked again: safe
+        return true;
+    }
+
+    /** Starts a new code epoch (fence.i). */
+    static void codeChanged() {
+        codeEpoch++; // racy increments may merge, but any increment invalidates every older check
+    }
 
     /** True while guest RAM still holds the instructions this block was made from. */
     final boolean matches(MemorySegment ram) {

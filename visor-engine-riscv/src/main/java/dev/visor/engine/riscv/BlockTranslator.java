@@ -63,6 +63,8 @@ final class BlockTranslator {
      */
     static Block translate(MemorySegment guestRam, long ramSize, long ramBase, long ramOffset) {
         int pageOffset = (int) ((ramBase + ramOffset) & 0xfff);
+        // The epoch before the bytes are read: a fence.i after this makes the block check them again.
+        int epoch = Block.codeEpoch;
         // Decode from a snapshot, and keep the same bytes for matches(): the guest (another hart, or
         // this one while translation runs in the background) may be rewriting this code meanwhile.
         long snapLength = Math.min(Math.min(0x1000 - pageOffset, MAX_INSTRUCTIONS * 4L), ramSize - ramOffset);
@@ -121,6 +123,7 @@ final class BlockTranslator {
         b.fullWords = fullWords;
         b.tailBytes = tailBytes;
         b.count = insns.size();
+        b.checkedEpoch = epoch;
         b.offsets = new short[insns.size()];
         for (int i = 0; i < insns.size(); i++) b.offsets[i] = (short) insns.get(i).offset();
         return b;

@@ -428,9 +428,9 @@ public final class Hart implements InterruptPins {
                         long off = fetchPage + po;
                         // the block that followed last time saves a hash lookup
                         Block b = prev != null && prev.nextOffset == off ? prev.next : null;
-                        if (b == null || !b.matches(ram)) {
+                        if (b == null || !b.valid(ram)) {
                             b = blocks.get(off);
-                            if (b != null && !b.matches(ram)) b = null;
+                            if (b != null && !b.valid(ram)) b = null;
                             if (b == null && blocks.heat(off, HOT_THRESHOLD)) {
                                 if (asyncTranslation) {
                                     translationWorker().request(off);
@@ -564,7 +564,7 @@ public final class Hart implements InterruptPins {
                         // jumped, so a block may start right after them instead of the interpreter running on
                         // to the next jump.
                         case MISC_MEM -> { VarHandle.fullFence(); jumped = true; } // fence
-                        case MISC_MEM | 1 << 5 -> jumped = true; // fence.i: translated blocks check their bytes on every use
+                        case MISC_MEM | 1 << 5 -> { Block.codeChanged(); jumped = true; } // fence.i: blocks check their bytes again
                         case SYSTEM | 0 << 5, SYSTEM | 1 << 5, SYSTEM | 2 << 5, SYSTEM | 3 << 5, SYSTEM | 5 << 5, SYSTEM | 6 << 5, SYSTEM | 7 << 5 -> {
                             this.pc = pc;
                             // bring instret up to date (the instructions before this one) for counter reads
