@@ -35,6 +35,14 @@ abstract class Block {
     short[] offsets;
     /** Instructions in the block. */
     int count;
+    /**
+     * The blocks at this block's static exits (taken branches and jumps to targets in the same page),
+     * indexed by exit site: a translated block calls its successor directly instead of returning to
+     * the dispatcher, and each such call site sees one successor class, so HotSpot can bind it
+     * directly. Linked by the dispatcher the first time an exit is taken; a successor whose code
+     * changed fails {@link #valid} and the exit returns to the dispatcher, which links the new one.
+     */
+    Block[] exits;
     /** The block execution went on to last time, and its guest-RAM offset (-1: none); a hint, checked on use. */
     Block next;
     long nextOffset = -1;

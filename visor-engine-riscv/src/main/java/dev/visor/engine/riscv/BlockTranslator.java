@@ -37,6 +37,7 @@ final class BlockTranslator {
 
     private static final ClassDesc CD_BLOCK = ClassDesc.of(Block.class.getName());
     private static final ClassDesc CD_HART = ClassDesc.of(Hart.class.getName());
+    private static final ClassDesc CD_SEGMENT = ClassDesc.of(java.lang.foreign.MemorySegment.class.getName());
     private static final ClassDesc CD_TRAP = ClassDesc.of(Trap.class.getName());
     private static final ClassDesc CD_OPS = ClassDesc.of(BlockOps.class.getName());
     private static final MethodTypeDesc RUN = MethodTypeDesc.of(ConstantDescs.CD_long, CD_HART,
@@ -108,7 +109,8 @@ final class BlockTranslator {
             words[fullWords] |= (ram.get(java.lang.foreign.ValueLayout.JAVA_BYTE, ramOffset + 8L * fullWords + k) & 0xffL) << (8 * k);
         }
 
-        byte[] bytes = generate(insns, byteLength, endsWithJump);
+        int[] exitCount = new int[1];
+        byte[] bytes = generate(insns, byteLength, endsWithJump, pageOffset, exitCount);
         Block b;
         try {
             Class<?> c = LOOKUP.defineHiddenClass(bytes, true).lookupClass();
@@ -124,6 +126,7 @@ final class BlockTranslator {
         b.tailBytes = tailBytes;
         b.count = insns.size();
         b.checkedEpoch = epoch;
+        b.exits = new Block[exitCount[0]];
         b.offsets = new short[insns.size()];
         for (int i = 0; i < insns.size(); i++) b.offsets[i] = (short) insns.get(i).offset();
         return b;
@@ -169,7 +172,7 @@ final class BlockTranslator {
 
     // ---------------------------------------------------------------- code generation
 
-    private static byte[] generate(java.util.List<Insn> insns, int byteLength, boolean endsWithJump) {
+    private static byte[] generate(java.util.List<Insn> insns, int byteLength, boolean endsWithJump, int pageOffset, int[] exitCount) {
         // which registers are read or written
         boolean[] used = new boolean[32], written = new boolean[32];
         for (Insn in : insns) {
@@ -193,7 +196,9 @@ final class BlockTranslator {
                 c.return_();
             });
             cb.withMethodBody("run", RUN, ClassFile.ACC_PUBLIC | ClassFile.ACC_FINAL, c -> {
-                new Gen(c, used, written).emit(insns, byteLength, endsWithJump);
+                Gen g = new Gen(c, used, written, pageOffset);
+                g.emit(insns, byteLength, endsWithJump);
+                exitCount[0] = g.stubs.size();
             });
         });
     }
@@ -204,11 +209,17 @@ final class BlockTranslator {
         final boolean[] used, written;
         final int[] slot = new int[32];
         final int indexSlot;
+        final int pageOffset;
+        /** Exits to static targets in this page, emitted after the method body (see {@link #chain}). */
+        final java.util.List<Stub> stubs = new java.util.ArrayList<>();
 
-        Gen(CodeBuilder c, boolean[] used, boolean[] written) {
+        record Stub(Label label, long target) {}
+
+        Gen(CodeBuilder c, boolean[] used, boolean[] written, int pageOffset) {
             this.c = c;
             this.used = used;
             this.written = written;
+            this.pageOffset = pageOffset;
             indexSlot = c.allocateLocal(TypeKind.INT);
             for (int r = 1; r < 32; r++) if (used[r]) slot[r] = c.allocateLocal(TypeKind.LONG);
         }
@@ -244,15 +255,90 @@ final class BlockTranslator {
             c.aload(1);
             c.iload(indexSlot);
             c.putfield(CD_HART, "blockFaultIndex", ConstantDescs.CD_int);
+            c.aload(1);
+            c.lload(3);
+            c.putfield(CD_HART, "blockFaultPc", ConstantDescs.CD_long);
+            c.aload(1);
+            c.aload(0);
+            c.putfield(CD_HART, "blockFaultBlock", CD_BLOCK);
             c.aload(exc);
             c.athrow();
             c.exceptionCatch(start, end, handler, CD_TRAP);
+            for (int k = 0; k < stubs.size(); k++) stub(k, stubs.get(k));
         }
 
-        /** Records how many instructions ran before this exit (for instret and the block budget). */
+        /**
+         * Leaves the block towards {@code target} (a pc-relative offset from the block start) after the
+         * registers were written back and the executed count added: through a chained call to the
+         * successor block when the target is in this page, else by returning the target to the dispatcher.
+         */
+        void exitTo(long target) {
+            long inPage = pageOffset + target;
+            if (inPage >= 0 && inPage < 0x1000) {
+                Label l = c.newLabel();
+                stubs.add(new Stub(l, target));
+                c.goto_(l);
+            } else {
+                pcPlus(target);
+                c.lreturn();
+            }
+        }
+
+        /**
+         * A chained exit, placed outside the exception range so that a trap in a successor is handled
+         * by the successor alone: call {@code exits[k]} if it is linked, still valid and the chain budget
+         * allows; otherwise ask the dispatcher to link it (if unlinked) and return the target pc.
+         */
+        void stub(int k, Stub s) {
+            Label plain = c.newLabel(), unlinked = c.newLabel();
+            int next = c.allocateLocal(TypeKind.REFERENCE);
+            c.labelBinding(s.label());
+            c.aload(0);
+            c.getfield(CD_BLOCK, "exits", CD_BLOCK.arrayType());
+            c.ldc(k);
+            c.aaload();
+            c.astore(next);
+            c.aload(next);
+            c.ifnull(unlinked);
+            c.aload(1);
+            c.getfield(CD_HART, "chainLeft", ConstantDescs.CD_int);
+            c.ifle(plain);
+            c.aload(next);
+            c.aload(1);
+            c.getfield(CD_HART, "ram", CD_SEGMENT);
+            c.invokevirtual(CD_BLOCK, "valid", MethodTypeDesc.of(ConstantDescs.CD_boolean, CD_SEGMENT));
+            c.ifeq(plain);
+            c.aload(1);
+            c.dup();
+            c.getfield(CD_HART, "chainLeft", ConstantDescs.CD_int);
+            c.iconst_1();
+            c.isub();
+            c.putfield(CD_HART, "chainLeft", ConstantDescs.CD_int);
+            c.aload(next);
+            c.aload(1);
+            c.aload(2);
+            pcPlus(s.target());
+            c.invokevirtual(CD_BLOCK, "run", RUN);
+            c.lreturn();
+            c.labelBinding(unlinked);
+            c.aload(1);
+            c.aload(0);
+            c.putfield(CD_HART, "linkFrom", CD_BLOCK);
+            c.aload(1);
+            c.ldc(k);
+            c.putfield(CD_HART, "linkSite", ConstantDescs.CD_int);
+            c.labelBinding(plain);
+            pcPlus(s.target());
+            c.lreturn();
+        }
+
+        /** Adds how many instructions ran before this exit (for instret and the budget; chained blocks add up). */
         void executed(int n) {
             c.aload(1);
+            c.dup();
+            c.getfield(CD_HART, "blockExecuted", ConstantDescs.CD_int);
             c.ldc(n);
+            c.iadd();
             c.putfield(CD_HART, "blockExecuted", ConstantDescs.CD_int);
         }
 
@@ -432,8 +518,7 @@ final class BlockTranslator {
                     c.labelBinding(taken);
                     writeBack();
                     executed(index + 1);
-                    pcPlus(in.offset() + imm);
-                    c.lreturn();
+                    exitTo(in.offset() + imm);
                     c.labelBinding(notTaken);
                 }
                 case 0x6f -> { // JAL
@@ -442,8 +527,7 @@ final class BlockTranslator {
                     set(rd);
                     writeBack();
                     executed(index + 1);
-                    pcPlus(in.offset() + imm);
-                    c.lreturn();
+                    exitTo(in.offset() + imm);
                 }
                 default -> { // JALR: target from rs1 before rd is written
                     get(rs1);

@@ -97,6 +97,8 @@ public final class Hart implements InterruptPins {
     // ---- translated blocks (see Block, BlockTranslator) ----
     /** Translates hot blocks to JVM bytecode unless -Dvisor.translate=false (then everything is interpreted). */
     static final boolean TRANSLATE = !"false".equals(System.getProperty("visor.translate"));
+    /** Translated blocks call their successors directly (-Dvisor.chain=false: always through the dispatcher). */
+    static final boolean CHAIN = !"false".equals(System.getProperty("visor.chain"));
     /** Executions of a jump target before its block is translated: cold code is not worth a class. */
     static final int HOT_THRESHOLD = Integer.getInteger("visor.translate.threshold", 100);
     final BlockCache blocks = new BlockCache();
@@ -104,6 +106,14 @@ public final class Hart implements InterruptPins {
     int blockFaultIndex;
     /** Set by a translated block as it leaves: how many of its instructions ran (side exits leave early). */
     int blockExecuted;
+    /** Chained block calls still allowed in this dispatch (bounds instructions per dispatch and stack depth). */
+    int chainLeft;
+    /** Set by a block exit that has no successor linked yet: the dispatcher links the next block there. */
+    Block linkFrom;
+    int linkSite;
+    /** The block (and the virtual pc it was entered at) that trapped, set by its exception handler. */
+    Block blockFaultBlock;
+    long blockFaultPc;
     long blocksTranslated, blockRuns, blockInstructions, translateNanos;
     /** Translate on a background thread (the default) or inline; tests switch it off for determinism. */
     boolean asyncTranslation = !"false".equals(System.getProperty("visor.translate.async"));
@@ -407,6 +417,8 @@ public final class Hart implements InterruptPins {
         boolean jumped = true;
         // the translated block that ran last, if execution went straight from it to the current pc
         Block prev = null;
+        // a block whose exit to the current pc has no successor linked yet (see Block.exits)
+        Block linkSrc = null;
         while (true) {
             try {
                 while (done < budget) {
@@ -449,14 +461,23 @@ public final class Hart implements InterruptPins {
                             prev.next = b;
                             prev.nextOffset = off;
                         }
+                        if (linkSrc != null) {
+                            if (b != null) linkSrc.exits[linkSite] = b;
+                            linkSrc = null;
+                        }
                         if (b != null) {
+                            blockExecuted = 0;
+                            chainLeft = CHAIN ? (budget - done) / BlockTranslator.MAX_INSTRUCTIONS - 1 : 0;
                             try {
                                 pc = b.run(this, x, pc);
                             } catch (Trap t) {
-                                done += blockFaultIndex;
-                                pc += b.offsets[blockFaultIndex];
+                                done += blockExecuted + blockFaultIndex;
+                                pc = blockFaultPc + blockFaultBlock.offsets[blockFaultIndex];
+                                linkFrom = null;
                                 throw t;
                             }
+                            linkSrc = linkFrom;
+                            linkFrom = null;
                             done += blockExecuted;
                             blockRuns++;
                             blockInstructions += blockExecuted;
@@ -466,6 +487,7 @@ public final class Hart implements InterruptPins {
                         jumped = false;
                         prev = null;
                     }
+                    linkSrc = null;
                     if (po != 0xffe) {
                         insn = ram.get(INT, fetchPage + po);
                     } else {
@@ -614,6 +636,7 @@ public final class Hart implements InterruptPins {
                 return;
             } catch (Trap t) {
                 x[0] = 0;
+                linkSrc = null;
                 takeTrap(false, t.cause, t.tval, pc);
                 pc = this.pc;
                 budget--; // a storm of traps (say a broken trap vector) still ends the block

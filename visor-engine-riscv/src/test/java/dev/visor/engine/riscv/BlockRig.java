@@ -73,7 +73,7 @@ final class BlockRig {
             h.mepc = 0;
             h.mtval = 0;
             h.blockFaultIndex = -1;
-            h.blockExecuted = -1;
+            h.blockExecuted = 0;
             if (mode == Mode.PAGED) {
                 h.satp = satp();
                 h.priv = Hart.PRIV_S;

@@ -158,7 +158,7 @@ class BlockTranslatorTest {
     void runAndCheck(Block b, long pa, int count, long nextPc) {
         Hart h = m.hart;
         java.util.Arrays.fill(h.x, 0);
-        h.blockExecuted = -1;
+        h.blockExecuted = 0;
         long pc = b.run(h, h.x, pa);
         assertEquals(nextPc, pc, "next pc");
         assertEquals(count, h.x[10], "a0");
@@ -210,6 +210,7 @@ class BlockTranslatorTest {
         assertEquals(4, d.count);
         Hart h = m.hart;
         java.util.Arrays.fill(h.x, 0);
+        h.blockExecuted = 0;
         assertEquals(pa + 14, d.run(h, h.x, pa));
         assertEquals(3, h.x[10]);
         assertEquals(4, h.blockExecuted);
@@ -293,6 +294,7 @@ class BlockTranslatorTest {
         assertEquals(max, b.count);
         Hart h = m.hart;
         java.util.Arrays.fill(h.x, 0);
+        h.blockExecuted = 0;
         assertEquals(pa + 4L * (max - 1) - 64, b.run(h, h.x, pa));
         assertEquals(max - 1, h.x[10]);
         assertEquals(max, h.blockExecuted);
