@@ -1,12 +1,18 @@
 package dev.visor.machine;
 
+import dev.visor.machine.state.StateException;
+import dev.visor.machine.state.StateReader;
+import dev.visor.machine.state.StateWriter;
+import dev.visor.machine.state.Stateful;
+
 /**
  * The machine's time base: a monotonic tick counter at {@link #frequency()} Hz, starting at 0 when the
  * machine is built. Pausing the VM stops it, so that a paused guest does not see time jump.
  */
-public final class Clock {
+public final class Clock implements Stateful {
     private final long frequency;
-    private final long originNanos;
+    /** Host nanoTime at tick 0; moved by {@link #restoreState} so that a restored guest's time continues. */
+    private volatile long originNanos;
     /** Nanoseconds spent paused, subtracted from the host clock. */
     private volatile long pausedNanos;
     private volatile long pausedAt = -1;
@@ -37,5 +43,31 @@ public final class Clock {
 
     public synchronized void resume() {
         if (pausedAt >= 0) { pausedNanos += System.nanoTime() - pausedAt; pausedAt = -1; }
+    }
+
+    public boolean isPaused() { return pausedAt >= 0; }
+
+    // ---- state: the tick count, so that mtime neither jumps nor goes back across a restore ----
+
+    @Override public String stateId() { return "clock"; }
+
+    @Override
+    public void saveState(StateWriter out) {
+        out.putLong("frequency", frequency);
+        out.putLong("ticks", ticks());
+    }
+
+    /** Sets the clock to the saved tick count; it stays paused if it is paused (as it should be). */
+    @Override
+    public synchronized void restoreState(StateReader in) throws StateException {
+        long f = in.getLong("frequency", frequency);
+        if (f != frequency) throw in.invalid("timebase " + f + " Hz differs from this board's " + frequency + " Hz");
+        long t = in.getLong("ticks", 0);
+        if (t < 0 || t > Long.MAX_VALUE / 1000) throw in.invalid("tick count " + t + " is out of range");
+        long ns = frequency == 10_000_000L ? t * 100 : (long) (t * (1e9 / frequency));
+        long now = System.nanoTime();
+        pausedNanos = 0;
+        originNanos = now - ns;
+        if (pausedAt >= 0) pausedAt = now;
     }
 }

@@ -6,6 +6,9 @@ import dev.visor.board.virt.VirtBoard;
 import dev.visor.devices.syscon.PowerListener;
 import dev.visor.engine.riscv.HartGroup;
 
+import dev.visor.devices.virtio.VirtioMmio;
+import dev.visor.machine.state.StateException;
+import dev.visor.machine.state.StateTree;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Path;
@@ -24,6 +27,11 @@ import java.util.concurrent.ExecutionException;
  *   int status = vm.awaitExit();   // 0 after a guest poweroff; HTIF exit code for bare-metal tests
  *   vm.stop();                     // from any thread: ends the VM, awaitExit returns
  * </pre>
+ *
+ * <p>State: {@link #pause} stops the vCPUs between instructions, quiesces the virtio devices (waiting
+ * for requests being served) and stops the clock; then {@link #saveState} gives the device state,
+ * and {@link #restore} builds a VM of the same shape from it and a copy of the RAM, paused, to be
+ * {@link #resume resumed}.
  */
 public final class VirtualMachine {
     /** Exit status when the VMM itself failed (sysexits' EX_SOFTWARE). */
@@ -37,8 +45,12 @@ public final class VirtualMachine {
     private final ConsoleOutput console;
     private final CompletableFuture<Integer> exit = new CompletableFuture<>();
     private volatile String failure;
+    private final VmSpec spec;
+    /** Between pause() and resume(); a restored VM starts paused. */
+    private volatile boolean paused;
 
-    private VirtualMachine(VmSpec spec, OutputStream out) throws VmConfigException {
+    private VirtualMachine(VmSpec spec, OutputStream out, boolean boot) throws VmConfigException {
+        this.spec = spec;
         console = new ConsoleOutput(out);
         PowerListener power = new PowerListener() {
             @Override public void powerOff(int code) { exit.complete(code); }
@@ -68,7 +80,7 @@ public final class VirtualMachine {
             board.stop();
             throw e;
         }
-        try {
+        if (boot) try {
             BootLoader.load(board, new BootLoader.BootFiles(spec.firmware(), spec.kernel(), spec.initrd(),
                     spec.append() == null ? VmSpec.DEFAULT_APPEND : spec.append(), "riscv,sv48"));
         } catch (BootException e) {
@@ -78,7 +90,43 @@ public final class VirtualMachine {
     }
 
     public static VirtualMachine build(VmSpec spec, OutputStream console) throws VmConfigException {
-        VirtualMachine vm = new VirtualMachine(spec, console);
+        return withControl(new VirtualMachine(spec, console, true), spec);
+    }
+
+    /**
+     * Builds a VM from saved device state and RAM, for {@code spec} (which must have the saved VM's
+     * shape: cpus, memory, disks, network card kinds...; a difference is refused with one line).
+     * The VM comes back paused, its threads started: {@link #resume} lets the guest go on. Network
+     * cards whose MAC the spec leaves open get the saved one.
+     *
+     * @param state the bytes of {@link #saveState}
+     * @param ram   the guest RAM as it was when the state was saved
+     */
+    public static VirtualMachine restore(VmSpec spec, byte[] state, RamSource ram, OutputStream console) throws VmConfigException {
+        StateTree tree;
+        VmSpec shaped;
+        try {
+            tree = StateTree.decode(state);
+            shaped = VmState.specForRestore(spec, tree);
+        } catch (StateException e) {
+            throw new VmConfigException("cannot restore: " + e.getMessage());
+        }
+        VirtualMachine vm = new VirtualMachine(shaped, console, false);
+        try {
+            ram.copyTo(vm.board.memory);
+            vm.board.clock.pause();
+            vm.board.harts.pause(); // no threads yet: only marks the pause, which they will see first
+            VmState.apply(vm.board, shaped, tree);
+        } catch (StateException | IOException e) {
+            vm.stop();
+            throw new VmConfigException("cannot restore: " + e.getMessage());
+        }
+        vm.paused = true;
+        vm.board.start();
+        return withControl(vm, shaped);
+    }
+
+    private static VirtualMachine withControl(VirtualMachine vm, VmSpec spec) throws VmConfigException {
         Path socket = spec.devices().controlSocket();
         if (socket != null) {
             try {
@@ -125,9 +173,40 @@ public final class VirtualMachine {
     /** Why the VM ended with {@link #EXIT_INTERNAL_ERROR}, or null. */
     public String failure() { return failure; }
 
-    public void pause() { board.harts.pause(); board.clock.pause(); }
+    /**
+     * Stops the guest: the vCPUs between instructions, then the virtio devices (a request being
+     * served completes first), then the clock, so that the guest sees no time pass. Any thread.
+     */
+    public synchronized void pause() {
+        if (paused) return;
+        board.harts.pause();
+        for (VirtioMmio t : board.virtioDevices()) t.device().quiesce();
+        board.clock.pause();
+        paused = true;
+    }
 
-    public void resume() { board.clock.resume(); board.harts.resume(); }
+    /** Lets a paused guest go on where it stopped. Any thread. */
+    public synchronized void resume() {
+        if (!paused) return;
+        paused = false;
+        board.clock.resume();
+        for (VirtioMmio t : board.virtioDevices()) t.device().unquiesce();
+        board.harts.resume();
+    }
+
+    public boolean isPaused() { return paused; }
+
+    /**
+     * The device state of this paused VM (not its RAM) in the state file format: see {@link VmState}
+     * for what is in it. Throws IllegalStateException unless paused.
+     */
+    public synchronized byte[] saveState() {
+        if (!paused) throw new IllegalStateException("pause the VM before saving its state");
+        return VmState.capture(board, spec).encode();
+    }
+
+    /** The spec this VM was built from (for a restored VM: with the saved MACs filled in). */
+    public VmSpec spec() { return spec; }
 
     public void stop() {
         exit.complete(EXIT_STOPPED);

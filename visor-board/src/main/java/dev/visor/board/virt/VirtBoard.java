@@ -84,6 +84,12 @@ public final class VirtBoard {
         return list;
     }
 
+    /** Number of virtio-mmio slots on the board. */
+    public int virtioSlotCount() { return virtio.length; }
+
+    /** The transport in slot {@code i}: null before {@link #start} for a slot with no device. */
+    public VirtioMmio virtioSlot(int i) { return virtio[i]; }
+
     static long virtioBase(int slot) { return VirtMemoryMap.VIRTIO.base + slot * VirtMemoryMap.VIRTIO.size; }
 
     public void start() {

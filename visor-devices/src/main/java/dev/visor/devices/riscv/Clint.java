@@ -1,5 +1,9 @@
 package dev.visor.devices.riscv;
 
+import dev.visor.machine.state.StateException;
+import dev.visor.machine.state.StateReader;
+import dev.visor.machine.state.StateWriter;
+import dev.visor.machine.state.Stateful;
 import dev.visor.machine.Clock;
 import dev.visor.machine.InterruptPins;
 import dev.visor.machine.MmioDevice;
@@ -29,7 +33,7 @@ import java.util.Objects;
  * <p>Thread-safe: one lock guards the registers, and pins are driven while holding it so that two
  * writes cannot reach a hart out of order. {@link InterruptPins} must not call back into the CLINT.
  */
-public final class Clint implements MmioDevice {
+public final class Clint implements MmioDevice, Stateful {
     public static final long MSIP_BASE = 0x0;
     public static final long MTIMECMP_BASE = 0x4000;
     public static final long MTIME = 0xBFF8;
@@ -119,5 +123,33 @@ public final class Clint implements MmioDevice {
     private void setCompare(int h, long v) {
         mtimecmp[h] = v;
         harts[h].setTimerCompare(v < 0 ? Long.MAX_VALUE : v);
+    }
+
+    // ---- state ----
+
+    @Override public String stateId() { return "clint"; }
+
+    @Override
+    public void saveState(StateWriter out) {
+        synchronized (lock) {
+            byte[] m = new byte[msip.length];
+            for (int h = 0; h < m.length; h++) m[h] = (byte) (msip[h] ? 1 : 0);
+            out.putBytes("msip", m);
+            out.putLongs("mtimecmp", mtimecmp);
+        }
+    }
+
+    /** Sets msip and mtimecmp and drives the harts' inputs from them. */
+    @Override
+    public void restoreState(StateReader in) throws StateException {
+        byte[] m = in.getBytes("msip", new byte[harts.length]);
+        long[] cmp = in.requireLongs("mtimecmp", harts.length);
+        if (m.length != harts.length) throw in.invalid("saved for " + m.length + " harts, this VM has " + harts.length);
+        synchronized (lock) {
+            for (int h = 0; h < harts.length; h++) {
+                setMsip(h, m[h] != 0);
+                setCompare(h, cmp[h]);
+            }
+        }
     }
 }

@@ -1,5 +1,9 @@
 package dev.visor.devices.riscv;
 
+import dev.visor.machine.state.StateException;
+import dev.visor.machine.state.StateReader;
+import dev.visor.machine.state.StateWriter;
+import dev.visor.machine.state.Stateful;
 import dev.visor.machine.InterruptPins;
 import dev.visor.machine.IrqLine;
 import dev.visor.machine.MmioDevice;
@@ -32,7 +36,7 @@ import java.util.Objects;
  * level changes) while holding it, so levels cannot be reordered. {@link InterruptPins} must not call
  * back into the PLIC.
  */
-public final class Plic implements MmioDevice {
+public final class Plic implements MmioDevice, Stateful {
     /** Source ids 0..95 like QEMU's {@code virt} (source 0 reserved, so {@code riscv,ndev = 95}). */
     public static final int DEFAULT_SOURCES = 96;
     /** QEMU's virt has 7 priority levels (1..7), so priorities and thresholds are 3 bits. */
@@ -265,6 +269,59 @@ public final class Plic implements MmioDevice {
             if (lvl != driven[ctx]) {
                 driven[ctx] = lvl;
                 harts[ctx >>> 1].setPending((ctx & 1) == 0 ? MEIP : SEIP, lvl);
+            }
+        }
+    }
+
+    // ---- state ----
+
+    @Override public String stateId() { return "plic"; }
+
+    @Override
+    public void saveState(StateWriter out) {
+        synchronized (lock) {
+            out.putInt("sources", sources);
+            out.putInt("contexts", contexts);
+            out.putInts("priority", priority);
+            out.putInts("level", level);
+            out.putInts("pending", pending);
+            out.putInts("claimed", claimed);
+            int[] en = new int[contexts * words];
+            for (int c = 0; c < contexts; c++) System.arraycopy(enable[c], 0, en, c * words, words);
+            out.putInts("enable", en);
+            out.putInts("threshold", threshold);
+        }
+    }
+
+    /**
+     * Sets the registers and the gateways' state, then drives every context's output afresh (the
+     * harts' external-interrupt inputs match the restored pending/enable/claimed bits).
+     */
+    @Override
+    public void restoreState(StateReader in) throws StateException {
+        int s = in.getInt("sources", sources), c = in.getInt("contexts", contexts);
+        if (s != sources || c != contexts) {
+            throw in.invalid("saved with " + s + " sources and " + c + " contexts; this board has " + sources + " and " + contexts);
+        }
+        int[] prio = in.requireInts("priority", sources);
+        int[] lvl = in.requireInts("level", words), pend = in.requireInts("pending", words), cl = in.requireInts("claimed", words);
+        int[] en = in.requireInts("enable", contexts * words);
+        int[] th = in.requireInts("threshold", contexts);
+        synchronized (lock) {
+            for (int i = 0; i < sources; i++) priority[i] = i == 0 ? 0 : prio[i] & PRIORITY_MASK;
+            for (int w = 0; w < words; w++) {
+                int m = validMask(w);
+                level[w] = lvl[w] & m;
+                pending[w] = pend[w] & m;
+                claimed[w] = cl[w] & m;
+            }
+            for (int k = 0; k < contexts; k++) {
+                for (int w = 0; w < words; w++) enable[k][w] = en[k * words + w] & validMask(w);
+                threshold[k] = th[k] & PRIORITY_MASK;
+            }
+            for (int k = 0; k < contexts; k++) {
+                driven[k] = best(k) != 0;
+                harts[k >>> 1].setPending((k & 1) == 0 ? MEIP : SEIP, driven[k]);
             }
         }
     }

@@ -1,5 +1,9 @@
 package dev.visor.devices.rtc;
 
+import dev.visor.machine.state.StateException;
+import dev.visor.machine.state.StateReader;
+import dev.visor.machine.state.StateWriter;
+import dev.visor.machine.state.Stateful;
 import dev.visor.machine.IrqLine;
 import dev.visor.machine.MmioDevice;
 
@@ -33,7 +37,7 @@ import java.util.function.LongSupplier;
  * <p>Thread-safe: one lock guards the state; the IRQ line is driven while holding it (on level
  * changes only) so levels cannot be reordered.
  */
-public final class GoldfishRtc implements MmioDevice {
+public final class GoldfishRtc implements MmioDevice, Stateful {
     public static final int TIME_LOW = 0x00, TIME_HIGH = 0x04, ALARM_LOW = 0x08, ALARM_HIGH = 0x0C,
             IRQ_ENABLED = 0x10, CLEAR_ALARM = 0x14, ALARM_STATUS = 0x18, CLEAR_INTERRUPT = 0x1C;
 
@@ -207,6 +211,36 @@ public final class GoldfishRtc implements MmioDevice {
         if (lvl != irqLevel) {
             irqLevel = lvl;
             irq.set(lvl);
+        }
+    }
+
+    // ---- state ----
+    // The guest's offset from the host's wall clock is kept, not the time itself: a VM restored
+    // later reads the real time plus whatever the guest set, as QEMU's default rtc base does.
+
+    @Override public String stateId() { return "rtc"; }
+
+    @Override
+    public void saveState(StateWriter out) {
+        synchronized (lock) {
+            out.putLong("offset", offset).putLong("latchedHigh", latchedHigh).putLong("alarm", alarm)
+                    .putBool("alarmArmed", alarmArmed).putBool("irqPending", irqPending).putBool("irqEnabled", irqEnabled);
+        }
+    }
+
+    /** Sets the registers, re-arms a pending alarm (firing it at once if its time has passed) and drives the IRQ line. */
+    @Override
+    public void restoreState(StateReader in) throws StateException {
+        synchronized (lock) {
+            disarm();
+            offset = in.getLong("offset", 0);
+            latchedHigh = in.getLong("latchedHigh", 0) & 0xFFFFFFFFL;
+            alarm = in.getLong("alarm", 0);
+            irqPending = in.getBool("irqPending", false);
+            irqEnabled = in.getBool("irqEnabled", false);
+            irqLevel = irqPending && irqEnabled;
+            irq.set(irqLevel);
+            if (in.getBool("alarmArmed", false)) arm();
         }
     }
 }

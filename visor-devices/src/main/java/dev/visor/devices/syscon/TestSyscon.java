@@ -1,5 +1,8 @@
 package dev.visor.devices.syscon;
 
+import dev.visor.machine.state.StateReader;
+import dev.visor.machine.state.StateWriter;
+import dev.visor.machine.state.Stateful;
 import dev.visor.machine.MmioDevice;
 
 import java.util.Objects;
@@ -16,7 +19,7 @@ import java.util.Objects;
  * Other values, offsets and sizes are ignored; everything reads 0. Stateless, hence thread-safe; the
  * listener is called without any lock held.
  */
-public final class TestSyscon implements MmioDevice {
+public final class TestSyscon implements MmioDevice, Stateful {
     public static final int FAIL = 0x3333, PASS = 0x5555, RESET = 0x7777;
 
     private final PowerListener listener;
@@ -42,4 +45,12 @@ public final class TestSyscon implements MmioDevice {
             default -> { }
         }
     }
+
+    // ---- state: none (a write acts at once); the record exists so a restore finds every part ----
+
+    @Override public String stateId() { return "syscon"; }
+
+    @Override public void saveState(StateWriter out) { }
+
+    @Override public void restoreState(StateReader in) { }
 }

@@ -1,5 +1,9 @@
 package dev.visor.devices.uart;
 
+import dev.visor.machine.state.StateException;
+import dev.visor.machine.state.StateReader;
+import dev.visor.machine.state.StateWriter;
+import dev.visor.machine.state.Stateful;
 import dev.visor.machine.IrqLine;
 import dev.visor.machine.MmioDevice;
 
@@ -29,7 +33,7 @@ import java.util.Objects;
  * the output written while holding it, so that levels and bytes from different vCPUs cannot be
  * reordered; neither may call back into this UART.
  */
-public final class Uart16550 implements MmioDevice {
+public final class Uart16550 implements MmioDevice, Stateful {
     /** Depth of the FIFO the guest can clear with FCR; the host buffer behind it is bigger. */
     public static final int FIFO_DEPTH = 16;
     public static final int DEFAULT_RX_BUFFER = 4096;
@@ -306,6 +310,45 @@ public final class Uart16550 implements MmioDevice {
         if (level != irqLevel) {
             irqLevel = level;
             irq.set(level);
+        }
+    }
+
+    // ---- state: the registers and the bytes received but not yet read ----
+
+    @Override public String stateId() { return "uart0"; }
+
+    @Override
+    public void saveState(StateWriter out) {
+        synchronized (lock) {
+            out.putInt("ier", ier).putInt("fcr", fcr).putInt("lcr", lcr).putInt("mcr", mcr).putInt("scr", scr)
+                    .putInt("dll", dll).putInt("dlm", dlm).putInt("lsrErrors", lsrErrors)
+                    .putBool("thrPending", thrPending).putBool("rxOpen", rxOpen);
+            byte[] pending = new byte[rxCount];
+            for (int i = 0; i < rxCount; i++) pending[i] = rx[(rxHead + i) % rx.length];
+            out.putBytes("rx", pending);
+        }
+    }
+
+    /** Sets the registers and the receive buffer (bytes past its size are dropped) and drives the IRQ line. */
+    @Override
+    public void restoreState(StateReader in) throws StateException {
+        byte[] pending = in.getBytes("rx", new byte[0]);
+        synchronized (lock) {
+            ier = in.getInt("ier", 0) & 0x0F;
+            fcr = in.getInt("fcr", 0) & 0xC9;
+            lcr = in.getInt("lcr", 0) & 0xFF;
+            mcr = in.getInt("mcr", 0x08) & 0x1F;
+            scr = in.getInt("scr", 0) & 0xFF;
+            dll = in.getInt("dll", 0) & 0xFF;
+            dlm = in.getInt("dlm", 0) & 0xFF;
+            lsrErrors = in.getInt("lsrErrors", 0) & LSR_ERRORS;
+            thrPending = in.getBool("thrPending", false);
+            rxOpen = in.getBool("rxOpen", false);
+            rxHead = 0;
+            rxCount = Math.min(pending.length, rx.length);
+            System.arraycopy(pending, 0, rx, 0, rxCount);
+            irqLevel = (currentIir() & IIR_NONE) == 0;
+            irq.set(irqLevel);
         }
     }
 }

@@ -1,6 +1,10 @@
 package dev.visor.devices.virtio;
 
 import dev.visor.machine.GuestMemory;
+import dev.visor.machine.state.StateException;
+import dev.visor.machine.state.StateReader;
+import dev.visor.machine.state.StateWriter;
+import dev.visor.machine.state.Stateful;
 
 /**
  * A virtio device's own part (block, net, rng...), behind a {@link VirtioMmio} transport that
@@ -10,8 +14,19 @@ import dev.visor.machine.GuestMemory;
  * the device's worker. Every use of the queues happens under {@link #lock} and only while
  * {@link #running}; {@link #stop} takes the lock, so once it returns no thread of this device touches
  * guest memory (the driver may reuse it after a reset).
+ *
+ * <p>Pause: {@link #quiesce} takes the lock (so it waits for a request being served, e.g. a disk
+ * read in progress, to finish) and clears {@link #running}; from then on no thread of this device
+ * touches guest memory or the queues, and its state may be saved. {@link #unquiesce} sets it running
+ * again and looks at every queue once, for buffers the driver added meanwhile. Work that arrives
+ * while quiesced from the host side is each device's business (a frame for virtio-net is dropped, as
+ * on a real link; console input waits in its buffer).
+ *
+ * <p>State: the device's own part of a saved VM (its queues' positions belong to the transport).
+ * The default saves nothing; devices with state of their own override {@link #saveState} and
+ * {@link #restoreState}.
  */
-public abstract class VirtioDevice {
+public abstract class VirtioDevice implements Stateful {
     protected final GuestMemory memory;
     /** Guards the queues: held while serving them, and by start/stop. */
     protected final Object lock = new Object();
@@ -19,6 +34,8 @@ public abstract class VirtioDevice {
     protected boolean running;
     /** Features the driver accepted (device bits and transport bits). */
     protected long negotiated;
+    /** True while paused by {@link #quiesce} (running was true and will be again); under {@link #lock}. */
+    private boolean quiesced;
     private VirtioMmio transport;
 
     protected VirtioDevice(GuestMemory memory) { this.memory = memory; }
@@ -60,6 +77,7 @@ public abstract class VirtioDevice {
         synchronized (lock) {
             negotiated = features;
             running = true;
+            quiesced = false;
             start(queues);
         }
     }
@@ -67,6 +85,7 @@ public abstract class VirtioDevice {
     final void doReset() {
         synchronized (lock) {
             running = false;
+            quiesced = false;
             reset();
         }
     }
@@ -88,4 +107,56 @@ public abstract class VirtioDevice {
     }
 
     protected final boolean negotiated(long feature) { return (negotiated & feature) != 0; }
+
+    // ---- pause ----
+
+    /** Stops serving the queues; returns once no thread of this device is using them. Any thread. */
+    public final void quiesce() {
+        synchronized (lock) {
+            if (running) {
+                running = false;
+                quiesced = true;
+            }
+        }
+    }
+
+    /** Undoes {@link #quiesce}: serves the queues again, starting with what arrived meanwhile. Any thread. */
+    public final void unquiesce() {
+        boolean was;
+        synchronized (lock) {
+            was = quiesced;
+            if (was) {
+                quiesced = false;
+                running = true;
+            }
+        }
+        if (was) {
+            for (int i = 0; i < queueCount(); i++) kick(i);
+            resumed();
+        }
+    }
+
+    /** After {@link #unquiesce}, outside the lock: e.g. tell a backend that frames are welcome again. */
+    protected void resumed() { }
+
+    /**
+     * A restored transport found the driver had set DRIVER_OK: take the queues as {@link #start} does,
+     * but stay quiesced until the VM resumes. Called before {@link #restoreState}.
+     */
+    final void restoreStarted(Virtqueue[] queues, long features) {
+        synchronized (lock) {
+            negotiated = features;
+            running = false;
+            quiesced = true;
+            start(queues);
+        }
+    }
+
+    // ---- state ----
+
+    @Override public String stateId() { return name(); }
+
+    @Override public void saveState(StateWriter out) { }
+
+    @Override public void restoreState(StateReader in) throws StateException { }
 }

@@ -3,6 +3,10 @@ package dev.visor.devices.virtio;
 import dev.visor.machine.GuestMemory;
 import dev.visor.machine.IrqLine;
 import dev.visor.machine.MmioDevice;
+import dev.visor.machine.state.StateException;
+import dev.visor.machine.state.StateReader;
+import dev.visor.machine.state.StateWriter;
+import dev.visor.machine.state.Stateful;
 
 /**
  * The virtio-mmio transport, version 2 (virtio 1.2 §4.2.2): the register window through which the
@@ -12,7 +16,7 @@ import dev.visor.machine.MmioDevice;
  * <p>Register writes come from vCPU threads and are serialized here; the interrupt status has its
  * own small lock because device workers raise interrupts while holding their device's lock.
  */
-public final class VirtioMmio implements MmioDevice {
+public final class VirtioMmio implements MmioDevice, Stateful {
     static final int INT_USED = 1, INT_CONFIG = 2;
 
     /** The device's configuration space: from 0x100 to the end of the 4 KiB register window. */
@@ -221,6 +225,95 @@ public final class VirtioMmio implements MmioDevice {
             STATUS_HANDLE = java.lang.invoke.MethodHandles.lookup().findVarHandle(VirtioMmio.class, "status", int.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    // ---- state: the transport's registers and each queue's rings and positions ----
+    // The device's own state is a record of its own (see VirtioDevice#saveState).
+
+    @Override public String stateId() { return "virtio-mmio"; }
+
+    /** Call while the VM is paused and the device quiesced. */
+    @Override
+    public synchronized void saveState(StateWriter out) {
+        out.putInt("deviceId", device == null ? 0 : device.deviceId());
+        out.putInt("status", status);
+        out.putLong("driverFeatures", driverFeatures);
+        out.putInt("deviceFeaturesSel", deviceFeaturesSel);
+        out.putInt("driverFeaturesSel", driverFeaturesSel);
+        out.putInt("queueSel", queueSel);
+        out.putInt("interruptStatus", interruptStatus());
+        out.putInt("configGeneration", configGeneration.get());
+        out.putInt("queues", queues.length);
+        for (int i = 0; i < queues.length; i++) {
+            Virtqueue q = queues[i];
+            String p = "q" + i + ".";
+            out.putInt(p + "size", q.size);
+            out.putLong(p + "desc", q.descAddr);
+            out.putLong(p + "avail", q.availAddr);
+            out.putLong(p + "used", q.usedAddr);
+            out.putBool(p + "ready", q.ready);
+            out.putBool(p + "eventIdx", q.eventIdx);
+            out.putBool(p + "indirect", q.indirect);
+            out.putInt(p + "lastAvail", q.lastAvail());
+            out.putInt(p + "usedIdx", q.usedIndex());
+            out.putInt(p + "signalled", q.signalledUsed());
+        }
+    }
+
+    /**
+     * Sets the transport as saved: the rings of ready queues are validated against this VM's RAM as
+     * when the driver enabled them, and a device the driver had started is started again, quiesced
+     * (it serves its queues once the VM resumes, see {@link VirtioDevice#unquiesce}). Restore the
+     * device's own record after this one. Call before the VM runs.
+     */
+    @Override
+    public synchronized void restoreState(StateReader in) throws StateException {
+        int id = in.getInt("deviceId", 0);
+        int mine = device == null ? 0 : device.deviceId();
+        if (id != mine) throw in.invalid("holds virtio device type " + id + ", this VM has type " + mine + " in that slot");
+        if (device == null) return;
+        int n = in.getInt("queues", queues.length);
+        if (n != queues.length) throw in.invalid(n + " queues, this " + device.name() + " has " + queues.length);
+        int st = in.getInt("status", 0) & 0xff;
+        long features = in.getLong("driverFeatures", 0);
+        if ((st & STATUS_FEATURES_OK) != 0 && ((features & ~offeredFeatures()) != 0 || (features & VirtioFeatures.VERSION_1) == 0)) {
+            throw in.invalid("the driver's features 0x" + Long.toHexString(features) + " are not all offered by this "
+                    + device.name() + " (is it configured differently?)");
+        }
+        device.doReset(); // whatever ran here before is forgotten
+        for (int i = 0; i < n; i++) {
+            Virtqueue q = queues[i];
+            String p = "q" + i + ".";
+            q.reset();
+            q.size = in.getInt(p + "size", q.maxSize);
+            q.descAddr = in.getLong(p + "desc", 0);
+            q.availAddr = in.getLong(p + "avail", 0);
+            q.usedAddr = in.getLong(p + "used", 0);
+            q.eventIdx = in.getBool(p + "eventIdx", false);
+            q.indirect = in.getBool(p + "indirect", false);
+            q.restorePositions(in.getInt(p + "lastAvail", 0), in.getInt(p + "usedIdx", 0), in.getInt(p + "signalled", 0));
+            if (in.getBool(p + "ready", false)) {
+                try {
+                    q.validate();
+                } catch (VirtioException e) {
+                    throw in.invalid("queue " + i + ": " + e.getMessage());
+                }
+                q.ready = true;
+            }
+        }
+        status = st;
+        driverFeatures = features;
+        deviceFeaturesSel = in.getInt("deviceFeaturesSel", 0);
+        driverFeaturesSel = in.getInt("driverFeaturesSel", 0);
+        queueSel = in.getInt("queueSel", 0);
+        configGeneration.set(in.getInt("configGeneration", 0));
+        if ((st & STATUS_DRIVER_OK) != 0 && (st & STATUS_FEATURES_OK) != 0 && (st & STATUS_NEEDS_RESET) == 0) {
+            device.restoreStarted(queues, features);
+        }
+        synchronized (irqLock) {
+            interruptStatus = in.getInt("interruptStatus", 0) & (INT_USED | INT_CONFIG);
+            irq.set(interruptStatus != 0);
         }
     }
 }

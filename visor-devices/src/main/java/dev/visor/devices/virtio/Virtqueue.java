@@ -187,4 +187,12 @@ public final class Virtqueue {
 
     public int lastAvail() { return lastAvail; }
     public int usedIndex() { return usedIdx; }
+    int signalledUsed() { return signalledUsed; }
+
+    /** Sets the ring positions of a restored queue (16-bit free-running indices). */
+    void restorePositions(int lastAvail, int usedIdx, int signalledUsed) {
+        this.lastAvail = lastAvail & 0xffff;
+        this.usedIdx = usedIdx & 0xffff;
+        this.signalledUsed = signalledUsed & 0xffff;
+    }
 }

@@ -1,5 +1,8 @@
 package dev.visor.devices.virtio.balloon;
 
+import dev.visor.machine.state.StateException;
+import dev.visor.machine.state.StateReader;
+import dev.visor.machine.state.StateWriter;
 import dev.visor.devices.virtio.DescriptorChain;
 import dev.visor.devices.virtio.DeviceWorker;
 import dev.visor.devices.virtio.VirtioDevice;
@@ -257,5 +260,27 @@ public final class VirtioBalloon extends VirtioDevice {
     public void close() {
         worker.close();
         synchronized (lock) { running = false; }
+    }
+
+    // ---- state: the target the host set, what the guest reports, and the stats buffer held ----
+
+    @Override
+    public void saveState(StateWriter out) {
+        synchronized (lock) {
+            out.putInt("targetPages", targetPages).putInt("actual", actual).putInt("heldStats", heldStats);
+        }
+    }
+
+    @Override
+    public void restoreState(StateReader in) throws StateException {
+        int target = in.getInt("targetPages", 0);
+        if (Integer.toUnsignedLong(target) > (memory.size() >>> PFN_SHIFT)) throw in.invalid("balloon target beyond guest RAM");
+        int held = in.getInt("heldStats", -1);
+        synchronized (lock) {
+            if (held >= 0 && (queues == null || held >= queues[STATS].size())) throw in.invalid("held stats buffer " + held + " is not in the queue");
+            targetPages = target;
+            actual = in.getInt("actual", 0);
+            heldStats = held < 0 ? -1 : held;
+        }
     }
 }

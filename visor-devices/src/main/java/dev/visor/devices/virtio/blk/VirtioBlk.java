@@ -1,5 +1,8 @@
 package dev.visor.devices.virtio.blk;
 
+import dev.visor.machine.state.StateException;
+import dev.visor.machine.state.StateReader;
+import dev.visor.machine.state.StateWriter;
 import dev.visor.block.BlockBackend;
 import dev.visor.devices.virtio.DescriptorChain;
 import dev.visor.devices.virtio.DeviceWorker;
@@ -231,5 +234,26 @@ public final class VirtioBlk extends VirtioDevice {
                 // the VM is ending; a failing close of the image is reported by nobody
             }
         }
+    }
+
+    // ---- state ----
+    // Nothing is in flight once the device is quiesced: quiesce takes the lock that serve() holds
+    // for a whole batch, so a pause waits for the requests being served and the rest stay in the
+    // available ring for the restored device. The record holds what the guest was told about the
+    // disk, so a restore onto a different disk is refused.
+
+    @Override
+    public void saveState(StateWriter out) {
+        out.putLong("capacity", disk.size());
+        out.putBool("readOnly", disk.readOnly());
+        out.putString("serial", serial);
+    }
+
+    @Override
+    public void restoreState(StateReader in) throws StateException {
+        long capacity = in.getLong("capacity", disk.size());
+        boolean ro = in.getBool("readOnly", disk.readOnly());
+        if (capacity != disk.size()) throw in.invalid(name() + " was " + capacity + " bytes, the disk given now is " + disk.size());
+        if (ro != disk.readOnly()) throw in.invalid(name() + " was " + (ro ? "read-only" : "writable") + ", the disk given now is not");
     }
 }

@@ -1,5 +1,8 @@
 package dev.visor.devices.virtio.console;
 
+import dev.visor.machine.state.StateException;
+import dev.visor.machine.state.StateReader;
+import dev.visor.machine.state.StateWriter;
 import dev.visor.devices.virtio.DescriptorChain;
 import dev.visor.devices.virtio.DeviceWorker;
 import dev.visor.devices.virtio.VirtioDevice;
@@ -161,5 +164,27 @@ public final class VirtioConsole extends VirtioDevice {
     public void close() {
         worker.close();
         synchronized (lock) { running = false; }
+    }
+
+    // ---- state: host input not yet delivered to the guest ----
+
+    @Override
+    public void saveState(StateWriter out) {
+        synchronized (lock) {
+            byte[] b = new byte[inputCount];
+            for (int i = 0; i < inputCount; i++) b[i] = input[(inputHead + i) % INPUT_CAPACITY];
+            out.putBytes("input", b);
+        }
+    }
+
+    @Override
+    public void restoreState(StateReader in) throws StateException {
+        byte[] b = in.getBytes("input", new byte[0]);
+        if (b.length > INPUT_CAPACITY) throw in.invalid(b.length + " bytes of pending input, at most " + INPUT_CAPACITY);
+        synchronized (lock) {
+            System.arraycopy(b, 0, input, 0, b.length);
+            inputHead = 0;
+            inputCount = b.length;
+        }
     }
 }

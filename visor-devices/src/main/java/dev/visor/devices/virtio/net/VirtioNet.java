@@ -1,5 +1,8 @@
 package dev.visor.devices.virtio.net;
 
+import dev.visor.machine.state.StateException;
+import dev.visor.machine.state.StateReader;
+import dev.visor.machine.state.StateWriter;
 import dev.visor.devices.virtio.DescriptorChain;
 import dev.visor.devices.virtio.DeviceWorker;
 import dev.visor.devices.virtio.VirtioDevice;
@@ -219,6 +222,52 @@ public final class VirtioNet extends VirtioDevice implements GuestPort {
             backend.close();
         } catch (IOException ignored) {
             // the VM is ending; nothing to do about a backend that fails to close
+        }
+    }
+
+    // ---- state ----
+    // The MAC, and the frames received while the guest had no buffer posted. Frames arriving while
+    // the VM is paused are dropped (receive returns false), as a real link drops them.
+
+    @Override
+    protected void resumed() { backend.guestReceiveReady(); }
+
+    @Override
+    public void saveState(StateWriter out) {
+        synchronized (lock) {
+            out.putBytes("mac", mac);
+            int[] lengths = new int[pendingCount];
+            int total = 0;
+            for (int i = 0; i < pendingCount; i++) total += lengths[i] = pendingLength[(pendingHead + i) % PENDING];
+            byte[] frames = new byte[total];
+            for (int i = 0, at = 0; i < pendingCount; at += lengths[i], i++) {
+                System.arraycopy(pending[(pendingHead + i) % PENDING], 0, frames, at, lengths[i]);
+            }
+            out.putInts("pendingLengths", lengths);
+            out.putBytes("pendingFrames", frames);
+        }
+    }
+
+    @Override
+    public void restoreState(StateReader in) throws StateException {
+        byte[] m = in.getBytes("mac", mac);
+        if (!java.util.Arrays.equals(m, mac)) throw in.invalid("the card's MAC was " + macString(m) + ", this one is " + macString(mac));
+        int[] lengths = in.getInts("pendingLengths", new int[0]);
+        byte[] frames = in.getBytes("pendingFrames", new byte[0]);
+        if (lengths.length > PENDING) throw in.invalid(lengths.length + " pending frames, at most " + PENDING);
+        long total = 0;
+        for (int l : lengths) {
+            if (l < 14 || l > MAX_FRAME) throw in.invalid("a pending frame of " + l + " bytes");
+            total += l;
+        }
+        if (total != frames.length) throw in.invalid("pending frame lengths do not add up");
+        synchronized (lock) {
+            pendingHead = 0;
+            pendingCount = lengths.length;
+            for (int i = 0, at = 0; i < lengths.length; at += lengths[i], i++) {
+                System.arraycopy(frames, at, pending[i], 0, lengths[i]);
+                pendingLength[i] = lengths[i];
+            }
         }
     }
 }

@@ -1,0 +1,169 @@
+package dev.visor.vmm;
+
+import dev.visor.board.virt.VirtBoard;
+import dev.visor.devices.virtio.VirtioMmio;
+import dev.visor.engine.riscv.HartState;
+import dev.visor.machine.state.StateException;
+import dev.visor.machine.state.StateReader;
+import dev.visor.machine.state.StateTree;
+import dev.visor.machine.state.StateWriter;
+import dev.visor.machine.state.Stateful;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A whole VM's device state as one {@link StateTree}: which records there are, under which ids, and
+ * in which order they are restored. Guest RAM is not part of it (see {@link RamSource}).
+ *
+ * <pre>
+ *   vm        the shape (cpus, RAM, disks, nets...), checked against the VM being restored into
+ *   clock     the timebase: guest time continues from where it stood
+ *   hart0..N  each hart's registers and CSRs
+ *   plic, clint, uart0, rtc, syscon
+ *   virtioI   the transport in slot I (queues, features, status); virtioI.dev the device's own state
+ * </pre>
+ * Restore order: clock, harts, then the interrupt controllers (which drive the harts' inputs from
+ * their restored state), then the devices that raise interrupts, transports before their devices.
+ */
+final class VmState {
+    static final String SHAPE = "vm";
+
+    private VmState() {}
+
+    /** The state of a paused VM. */
+    static StateTree capture(VirtBoard board, VmSpec spec) {
+        StateTree tree = new StateTree();
+        tree.save(SHAPE, shape(spec, board));
+        tree.save(board.clock);
+        for (int i = 0; i < board.harts.count(); i++) tree.save(new HartState(board.harts.hart(i)));
+        tree.save(board.plic);
+        tree.save(board.clint);
+        tree.save(board.uart);
+        tree.save(board.rtc);
+        tree.save(board.syscon);
+        for (int i = 0; i < board.virtioSlotCount(); i++) {
+            VirtioMmio t = board.virtioSlot(i);
+            if (t == null || t.device() == null) continue;
+            tree.save("virtio" + i, t);
+            tree.save("virtio" + i + ".dev", t.device());
+        }
+        return tree;
+    }
+
+    /** Sets a freshly built, not yet running VM to {@code tree}. */
+    static void apply(VirtBoard board, VmSpec spec, StateTree tree) throws StateException {
+        checkShape(tree.reader(SHAPE), spec);
+        tree.restore(board.clock);
+        for (int i = 0; i < board.harts.count(); i++) tree.restore(new HartState(board.harts.hart(i)));
+        tree.restore(board.plic);
+        tree.restore(board.clint);
+        tree.restore(board.uart);
+        tree.restore(board.rtc);
+        tree.restore(board.syscon);
+        for (int i = 0; i < board.virtioSlotCount(); i++) {
+            VirtioMmio t = board.virtioSlot(i);
+            String id = "virtio" + i;
+            if (t == null || t.device() == null) {
+                if (tree.has(id)) throw new StateException("the state has a device in virtio slot " + i + ", this VM has none there");
+                continue;
+            }
+            tree.restore(id, t);
+            tree.restore(id + ".dev", t.device());
+        }
+    }
+
+    /**
+     * The spec to build the restored VM from: {@code spec} with each network card's MAC taken from
+     * the state when the spec leaves it to the VMM (the guest knows its MAC; it must not change).
+     */
+    static VmSpec specForRestore(VmSpec spec, StateTree tree) throws StateException {
+        StateReader r = tree.reader(SHAPE);
+        checkShape(r, spec);
+        List<NetSpec> nets = new ArrayList<>();
+        for (int i = 0; i < spec.devices().nets().size(); i++) {
+            NetSpec n = spec.devices().nets().get(i);
+            byte[] mac = r.getBytes("net" + i + ".mac", null);
+            nets.add(n.mac() == null && mac != null && mac.length == 6 ? new NetSpec(n.kind(), n.target(), mac) : n);
+        }
+        VmSpec.Devices d = spec.devices();
+        return spec.withDevices(new VmSpec.Devices(d.disks(), nets, d.rng(), d.balloon(), d.consolePort(), d.controlSocket()));
+    }
+
+    // ---------------------------------------------------------------- the VM's shape
+
+    private static Stateful shape(VmSpec spec, VirtBoard board) {
+        return new Stateful() {
+            @Override public String stateId() { return SHAPE; }
+
+            @Override
+            public void saveState(StateWriter w) {
+                w.putInt("cpus", spec.cpus());
+                w.putLong("memory", spec.memoryBytes());
+                VmSpec.Devices d = spec.devices();
+                w.putInt("disks", d.disks().size());
+                for (int i = 0; i < d.disks().size(); i++) {
+                    DiskSpec disk = d.disks().get(i);
+                    w.putString("disk" + i + ".path", disk.path().toAbsolutePath().normalize().toString());
+                    if (disk.format() != null) w.putString("disk" + i + ".format", disk.format());
+                    w.putBool("disk" + i + ".readOnly", disk.readOnly());
+                }
+                w.putInt("nets", d.nets().size());
+                for (int i = 0; i < d.nets().size(); i++) w.putString("net" + i + ".kind", d.nets().get(i).kind().name());
+                int slot = 0;
+                for (VirtioMmio t : board.virtioDevices()) {
+                    if (t.device() instanceof dev.visor.devices.virtio.net.VirtioNet) {
+                        w.putBytes("net" + slot++ + ".mac", macOf(t));
+                    }
+                }
+                w.putBool("rng", d.rng());
+                w.putBool("balloon", d.balloon());
+                w.putBool("consolePort", d.consolePort() != null);
+            }
+
+            @Override public void restoreState(StateReader r) { }
+        };
+    }
+
+    private static byte[] macOf(VirtioMmio t) {
+        byte[] mac = new byte[6];
+        for (int i = 0; i < 6; i++) mac[i] = (byte) t.device().readConfig(i, 1);
+        return mac;
+    }
+
+    /** Refuses a VM of another shape than the saved one, naming the first difference. */
+    private static void checkShape(StateReader r, VmSpec spec) throws StateException {
+        r.requireVersion(1);
+        VmSpec.Devices d = spec.devices();
+        differ("--cpus", r.getInt("cpus", -1), spec.cpus());
+        differ("--memory (bytes)", r.getLong("memory", -1), spec.memoryBytes());
+        differ("number of disks", r.getInt("disks", 0), d.disks().size());
+        for (int i = 0; i < d.disks().size(); i++) {
+            DiskSpec disk = d.disks().get(i);
+            String path = disk.path().toAbsolutePath().normalize().toString();
+            String saved = r.getString("disk" + i + ".path", path);
+            if (!saved.equals(path)) throw new StateException("disk " + i + " was " + saved + " when saved, not " + path);
+            String format = r.getString("disk" + i + ".format", null);
+            if (format != null && disk.format() != null && !format.equals(disk.format())) {
+                throw new StateException("disk " + saved + " was format " + format + " when saved, not " + disk.format());
+            }
+            if (r.getBool("disk" + i + ".readOnly", disk.readOnly()) != disk.readOnly()) {
+                throw new StateException("disk " + saved + " was " + (disk.readOnly() ? "writable" : "read-only") + " when saved");
+            }
+        }
+        differ("number of network cards", r.getInt("nets", 0), d.nets().size());
+        for (int i = 0; i < d.nets().size(); i++) {
+            String kind = r.getString("net" + i + ".kind", d.nets().get(i).kind().name());
+            if (!kind.equals(d.nets().get(i).kind().name())) {
+                throw new StateException("network card " + i + " was " + kind.toLowerCase() + " when saved, not " + d.nets().get(i).kind().name().toLowerCase());
+            }
+        }
+        differ("rng", r.getBool("rng", false), d.rng());
+        differ("balloon", r.getBool("balloon", false), d.balloon());
+        differ("console port", r.getBool("consolePort", false), d.consolePort() != null);
+    }
+
+    private static void differ(String what, Object saved, Object now) throws StateException {
+        if (!saved.equals(now)) throw new StateException("the VM was saved with " + what + " " + saved + ", this one has " + now);
+    }
+}
