@@ -213,7 +213,8 @@ final class BlockTranslator {
         /** Exits to static targets in this page, emitted after the method body (see {@link #chain}). */
         final java.util.List<Stub> stubs = new java.util.ArrayList<>();
 
-        record Stub(Label label, long target) {}
+        /** An exit to a static in-page target ({@code targetSlot} -1), or to the pc in {@code targetSlot}. */
+        record Stub(Label label, long target, int targetSlot) {}
 
         Gen(CodeBuilder c, boolean[] used, boolean[] written, int pageOffset) {
             this.c = c;
@@ -274,14 +275,22 @@ final class BlockTranslator {
          */
         void exitTo(long target) {
             long inPage = pageOffset + target;
+            Label l = c.newLabel();
             if (inPage >= 0 && inPage < 0x1000) {
-                Label l = c.newLabel();
-                stubs.add(new Stub(l, target));
-                c.goto_(l);
+                stubs.add(new Stub(l, target, -1));
             } else {
+                int slot = c.allocateLocal(TypeKind.LONG);
                 pcPlus(target);
-                c.lreturn();
+                c.lstore(slot);
+                stubs.add(new Stub(l, 0, slot));
             }
+            c.goto_(l);
+        }
+
+        /** Pushes the stub's target pc. */
+        void target(Stub s) {
+            if (s.targetSlot() < 0) pcPlus(s.target());
+            else c.lload(s.targetSlot());
         }
 
         /**
@@ -303,6 +312,17 @@ final class BlockTranslator {
             c.aload(1);
             c.getfield(CD_HART, "chainLeft", ConstantDescs.CD_int);
             c.ifle(plain);
+            if (s.targetSlot() >= 0) {
+                // a dynamic target: the linked block must be the one at the target's guest-RAM offset
+                // now, found through the fetch TLB (which also proves fetching there is allowed)
+                c.aload(1);
+                c.lload(s.targetSlot());
+                c.invokevirtual(CD_HART, "codeOffset", MethodTypeDesc.of(ConstantDescs.CD_long, ConstantDescs.CD_long));
+                c.aload(next);
+                c.getfield(CD_BLOCK, "ramOffset", ConstantDescs.CD_long);
+                c.lcmp();
+                c.ifne(unlinked); // another target than last time: let the dispatcher link this one
+            }
             c.aload(next);
             c.aload(1);
             c.getfield(CD_HART, "ram", CD_SEGMENT);
@@ -317,7 +337,7 @@ final class BlockTranslator {
             c.aload(next);
             c.aload(1);
             c.aload(2);
-            pcPlus(s.target());
+            target(s);
             c.invokevirtual(CD_BLOCK, "run", RUN);
             c.lreturn();
             c.labelBinding(unlinked);
@@ -328,7 +348,7 @@ final class BlockTranslator {
             c.ldc(k);
             c.putfield(CD_HART, "linkSite", ConstantDescs.CD_int);
             c.labelBinding(plain);
-            pcPlus(s.target());
+            target(s);
             c.lreturn();
         }
 
@@ -541,6 +561,8 @@ final class BlockTranslator {
                     set(rd);
                     writeBack();
                     executed(index + 1);
+                    // through the dispatcher: chaining jalr (returns, indirect calls) to whichever block it
+                    // reached last was measured to be much slower (polymorphic call sites deoptimize)
                     c.lload(target);
                     c.lreturn();
                 }
