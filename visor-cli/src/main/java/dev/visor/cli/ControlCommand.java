@@ -24,7 +24,12 @@ import java.util.concurrent.Callable;
         footer = {"", "Commands:",
             "  info                 memory, disks and balloon of the VM",
             "  resize DISK SIZE     grow a disk image (e.g. resize vda 2G); the guest sees it at once",
-            "  balloon [SIZE]       show the balloon, or set the guest's memory to SIZE by inflating it"},
+            "  balloon [SIZE]       show the balloon, or set the guest's memory to SIZE by inflating it",
+            "  status               running or paused",
+            "  pause | resume       stop the guest (no time passes for it) / let it go on",
+            "  snapshot [--paused] DIR  save the VM to a new directory;",
+            "                       its disks are frozen (writes go on to overlays);",
+            "                       'visor run --restore DIR' resumes it"},
         usageHelpAutoWidth = true)
 final class ControlCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "SOCKET", description = "The VM's control socket.")
@@ -36,12 +41,21 @@ final class ControlCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
+    /** The VM resolves paths against its own directory: a snapshot's DIR is made absolute here. */
+    static List<String> absolutePaths(List<String> command) {
+        if (command.isEmpty() || !command.getFirst().equalsIgnoreCase("snapshot")) return command;
+        List<String> out = new java.util.ArrayList<>(command);
+        int last = out.size() - 1;
+        if (last >= 1 && !out.get(last).startsWith("--")) out.set(last, Path.of(out.get(last)).toAbsolutePath().normalize().toString());
+        return out;
+    }
+
     @Override
     public Integer call() throws CliException {
         if (!Files.exists(socket)) throw new CliException("no VM control socket at " + socket + " (start the VM with --control " + socket + ")");
         try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
             ch.connect(UnixDomainSocketAddress.of(socket));
-            ch.write(StandardCharsets.UTF_8.encode(String.join(" ", command) + "\n"));
+            ch.write(StandardCharsets.UTF_8.encode(String.join(" ", absolutePaths(command)) + "\n"));
             String answer = new BufferedReader(new InputStreamReader(Channels.newInputStream(ch), StandardCharsets.UTF_8)).readLine();
             if (answer == null) throw new CliException("the VM closed its control socket without answering");
             if (answer.startsWith("error: ")) throw new CliException(answer.substring(7));

@@ -98,6 +98,19 @@ final class RunCommand implements java.util.concurrent.Callable<Integer> {
             description = "A Unix socket for commands to the running VM: 'visor control SOCKET resize vda 2G', ... balloon 256M.")
     Path control;
 
+    @Option(names = "--restore", paramLabel = "DIR",
+            description = "Resume the VM saved in snapshot DIR ('visor control SOCKET snapshot DIR') instead of booting: "
+                    + "its RAM is mapped copy-on-write, each disk gets a new overlay on the snapshot's image, each NIC a new MAC. "
+                    + "--net, --control and --console-port may be given; --cpus/--memory must match.")
+    Path restore;
+
+    @Option(names = "--overlay-dir", paramLabel = "DIR",
+            description = "With --restore: where the new disk overlays go (default: a new DIR-clone-XXXXXX beside the snapshot).")
+    Path overlayDir;
+
+    @Option(names = "--keep-mac", description = "With --restore: keep the NICs' saved MACs (a move, not a clone).")
+    boolean keepMac;
+
     @Spec
     CommandSpec spec;
 
@@ -112,6 +125,8 @@ final class RunCommand implements java.util.concurrent.Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (restore != null) return restoreAndRun();
+        if (overlayDir != null || keepMac) throw bad("--overlay-dir and --keep-mac go with --restore");
         VmSpec vmSpec = resolve(System.err);
         boolean interactive = Terminal.interactive();
         OutputStream stdout = new BufferedOutputStream(new FileOutputStream(FileDescriptor.out), 1 << 16);
@@ -132,6 +147,44 @@ final class RunCommand implements java.util.concurrent.Callable<Integer> {
             throw new CliException("not enough host memory for a " + Sizes.exact(vmSpec.memoryBytes()) + " guest", e);
         }
         return interactive ? runInteractive(vm, console) : runPiped(vm, console, inputReady);
+    }
+
+    /** {@code --restore DIR}: the snapshot's VM, resumed, on this terminal. */
+    private int restoreAndRun() throws Exception {
+        for (String option : java.util.List.of("--kernel", "--initrd", "--firmware", "--append", "--disk", "--rng", "--balloon")) {
+            if (matched(option)) throw bad(option + " cannot be combined with --restore (the snapshot's VM keeps its shape)");
+        }
+        Long mem = null;
+        if (matched("--memory")) {
+            try {
+                mem = (Sizes.parse(memory) + PAGE - 1) / PAGE * PAGE;
+            } catch (IllegalArgumentException e) {
+                throw bad("--memory: " + e.getMessage());
+            }
+        }
+        java.util.List<NetSpec> netSpecs = null;
+        if (!nets.isEmpty()) {
+            netSpecs = new java.util.ArrayList<>();
+            try {
+                if (!nets.contains("none")) for (String net : nets) netSpecs.add(NetSpec.parse(net));
+            } catch (VmConfigException e) {
+                throw bad(e.getMessage());
+            }
+        }
+        var options = new dev.visor.vmm.Snapshot.RestoreOptions(overlayDir, netSpecs, keepMac, control, consolePort,
+                matched("--cpus") ? cpus : null, mem);
+        boolean interactive = Terminal.interactive();
+        OutputStream console = new BufferedOutputStream(new FileOutputStream(FileDescriptor.out), 1 << 16);
+        long t0 = System.nanoTime();
+        VirtualMachine vm = dev.visor.vmm.Snapshot.restore(restore, options, console);
+        System.err.printf("visor: restored %s in %d ms%s%n", restore, (System.nanoTime() - t0) / 1_000_000,
+                vm.disks().isEmpty() ? "" : "; disk writes go to " + vm.spec().devices().disks().getFirst().path().getParent());
+        CountDownLatch ready = new CountDownLatch(0); // the guest's shell is already up
+        return interactive ? runInteractive(vm, console) : runPiped(vm, console, ready);
+    }
+
+    private boolean matched(String option) {
+        return spec != null && spec.commandLine().getParseResult().hasMatchedOption(option);
     }
 
     /** True when the guest runs the default image's /init (which prints the ready marker). */

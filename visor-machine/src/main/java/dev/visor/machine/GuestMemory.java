@@ -33,16 +33,56 @@ public final class GuestMemory {
     /** One bit per page, set when the page was written while dirty logging is on. */
     private final long[] dirty;
     private volatile boolean dirtyLogging;
+    /** The backing is a private (copy-on-write) mapping of a file: see {@link #mapFile}. */
+    private final boolean fileBacked;
 
+    /** Zeroed RAM, backed lazily by anonymous host memory. */
     public GuestMemory(long base, long size) {
+        this(base, checkSize(size), HostMemory.reserve(size), false);
+    }
+
+    private GuestMemory(long base, long size, MemorySegment segment, boolean fileBacked) {
+        this.base = base;
+        this.size = size;
+        this.segment = segment;
+        this.fileBacked = fileBacked;
+        this.dirty = new long[(int) (((size >>> PAGE_SHIFT) + 63) >>> 6)];
+    }
+
+    private static long checkSize(long size) {
         if (size <= 0 || (size & (PAGE_SIZE - 1)) != 0) {
             throw new IllegalArgumentException("guest RAM size must be a positive multiple of 4 KiB: " + size);
         }
-        this.base = base;
-        this.size = size;
-        this.segment = HostMemory.reserve(size);
-        this.dirty = new long[(int) (((size >>> PAGE_SHIFT) + 63) >>> 6)];
+        return size;
     }
+
+    /**
+     * RAM whose contents start as the first {@code size} bytes of {@code file} (a snapshot's RAM
+     * file), mapped copy-on-write: the call costs the same for any size, pages are read from the
+     * file on first touch and shared through the page cache with every other VM mapped from it, and
+     * a page the guest writes becomes private to this VM. The file is never written. It must not be
+     * truncated while mapped (the host would fault on the missing pages). Where the host cannot map
+     * files, the file is read into anonymous RAM instead (same contents, no sharing).
+     */
+    public static GuestMemory mapFile(long base, long size, java.nio.file.Path file) throws java.io.IOException {
+        checkSize(size);
+        long length = java.nio.file.Files.size(file);
+        if (length != size) throw new java.io.IOException(file + " has " + length + " bytes, the VM's RAM is " + size);
+        MemorySegment mapped = HostMemory.mapPrivate(file, size);
+        if (mapped != null) return new GuestMemory(base, size, mapped, true);
+        GuestMemory m = new GuestMemory(base, size);
+        try (var ch = java.nio.channels.FileChannel.open(file)) {
+            for (long at = 0; at < size; ) {
+                int n = ch.read(m.segment.asSlice(at, Math.min(1L << 30, size - at)).asByteBuffer(), at);
+                if (n < 0) throw new java.io.EOFException(file + " ended at " + at + " bytes");
+                at += n;
+            }
+        }
+        return m;
+    }
+
+    /** True when this RAM is a copy-on-write mapping of a file ({@link #mapFile}). */
+    public boolean isFileBacked() { return fileBacked; }
 
     public long base() { return base; }
     public long size() { return size; }
@@ -86,10 +126,21 @@ public final class GuestMemory {
     public MemorySegment slice(long a, long len) { return segment.asSlice(offset(a, len), len); }
 
     /** Gives the host pages back (balloon); they read as zero afterwards. */
-    public void release(long a, long len) { HostMemory.release(segment, offset(a, len), len); }
+    public void release(long a, long len) {
+        long o = offset(a, len);
+        if (fileBacked) HostMemory.releaseMapped(segment, o, len);
+        else HostMemory.release(segment, o, len);
+    }
 
     /** Bytes of guest RAM backed by host memory now (mincore), or -1 where the host cannot tell. */
     public long residentBytes() { return HostMemory.residentBytes(segment); }
+
+    /**
+     * What this RAM costs the host (rss, proportional share, private pages) from /proc/self/smaps, or
+     * null where the host cannot tell. Unlike {@link #residentBytes}, this tells pages shared with
+     * other VMs mapped from the same file ({@link #mapFile}) from pages private to this one.
+     */
+    public HostMemory.Usage usage() { return HostMemory.usage(segment); }
 
     // ---- dirty tracking ----
 

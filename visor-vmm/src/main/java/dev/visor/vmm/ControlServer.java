@@ -26,6 +26,9 @@ import java.util.Locale;
  *   resize vda 2G             → ok vda 2147483648     (grows the image; the guest sees it at once)
  *   balloon 256M              → ok target=268435456   (guest memory after inflating)
  *   balloon                   → ok actual=...         (what the guest has given back so far)
+ *   pause / resume            → ok paused / ok running (the guest sees no time pass meanwhile)
+ *   status                    → ok running | ok paused
+ *   snapshot [--paused] DIR   → ok DIR ram=BYTES state=BYTES pause_ms=N   (see {@link Snapshot}; DIR absolute)
  * </pre>
  */
 public final class ControlServer implements AutoCloseable {
@@ -87,16 +90,40 @@ public final class ControlServer implements AutoCloseable {
     public String execute(String command) {
         String[] w = command.isEmpty() ? new String[0] : command.split("\\s+");
         try {
-            if (w.length == 0) return "error: empty command (try: info, resize DISK SIZE, balloon [SIZE])";
+            if (w.length == 0) return "error: empty command (try: " + COMMANDS + ")";
             return switch (w[0].toLowerCase(Locale.ROOT)) {
                 case "info" -> info();
                 case "resize" -> resize(w);
                 case "balloon" -> balloon(w);
-                default -> "error: unknown command '" + w[0] + "' (try: info, resize DISK SIZE, balloon [SIZE])";
+                case "pause" -> {
+                    vm.pause();
+                    yield "ok paused";
+                }
+                case "resume" -> {
+                    vm.resume();
+                    yield "ok running";
+                }
+                case "status" -> vm.isPaused() ? "ok paused" : "ok running";
+                case "snapshot" -> snapshot(command.substring(w[0].length()).strip());
+                default -> "error: unknown command '" + w[0] + "' (try: " + COMMANDS + ")";
             };
-        } catch (IOException | IllegalArgumentException e) {
-            return "error: " + e.getMessage();
+        } catch (java.nio.file.FileSystemException e) {
+            return "error: " + e.getFile() + ": " + (e.getReason() != null ? e.getReason() : e.getClass().getSimpleName());
+        } catch (IOException | IllegalArgumentException | IllegalStateException e) {
+            return "error: " + String.valueOf(e.getMessage()).replace('\n', ' ');
         }
+    }
+
+    static final String COMMANDS = "info, status, pause, resume, snapshot [--paused] DIR, resize DISK SIZE, balloon [SIZE]";
+
+    private String snapshot(String args) throws IOException {
+        boolean leavePaused = args.startsWith("--paused");
+        if (leavePaused) args = args.substring("--paused".length()).strip();
+        if (args.isEmpty()) return "error: usage: snapshot [--paused] DIR";
+        Path dir = Path.of(args);
+        if (!dir.isAbsolute()) return "error: the snapshot directory must be an absolute path (visor control makes it one)";
+        Snapshot.Created c = Snapshot.create(vm, dir, leavePaused);
+        return "ok " + c.dir() + " ram=" + c.ramBytes() + " state=" + c.stateBytes() + " pause_ms=" + c.pauseNanos() / 1_000_000;
     }
 
     private String info() {

@@ -7,6 +7,7 @@ import dev.visor.devices.syscon.PowerListener;
 import dev.visor.engine.riscv.HartGroup;
 
 import dev.visor.devices.virtio.VirtioMmio;
+import dev.visor.machine.GuestMemory;
 import dev.visor.machine.state.StateException;
 import dev.visor.machine.state.StateTree;
 import java.io.IOException;
@@ -45,11 +46,15 @@ public final class VirtualMachine {
     private final ConsoleOutput console;
     private final CompletableFuture<Integer> exit = new CompletableFuture<>();
     private volatile String failure;
-    private final VmSpec spec;
+    /** What the VM is: replaced when a snapshot moves its disks onto overlays. */
+    private volatile VmSpec spec;
     /** Between pause() and resume(); a restored VM starts paused. */
     private volatile boolean paused;
+    /** The board's threads run (after start(), or from the restore on). */
+    private volatile boolean started;
 
-    private VirtualMachine(VmSpec spec, OutputStream out, boolean boot) throws VmConfigException {
+    /** @param ram the guest RAM to use (e.g. a snapshot's RAM file mapped), or null for fresh zeroed RAM */
+    private VirtualMachine(VmSpec spec, OutputStream out, boolean boot, GuestMemory ram) throws VmConfigException {
         this.spec = spec;
         console = new ConsoleOutput(out);
         PowerListener power = new PowerListener() {
@@ -73,7 +78,11 @@ public final class VirtualMachine {
             throw new VmConfigException("--memory must be a multiple of 4 KiB and at least 16 MiB");
         }
         if (spec.memoryBytes() > (1L << 40)) throw new VmConfigException("--memory larger than 1 TiB is not supported");
-        board = new VirtBoard(spec.cpus(), spec.memoryBytes(), console, power, engine);
+        if (ram != null && ram.size() != spec.memoryBytes()) {
+            throw new VmConfigException("the saved RAM is " + ram.size() + " bytes, the VM has " + spec.memoryBytes());
+        }
+        board = ram == null ? new VirtBoard(spec.cpus(), spec.memoryBytes(), console, power, engine)
+                : new VirtBoard(spec.cpus(), ram, console, power, engine);
         try {
             devices = VirtioDevices.attach(board, spec.devices());
         } catch (VmConfigException e) {
@@ -90,7 +99,7 @@ public final class VirtualMachine {
     }
 
     public static VirtualMachine build(VmSpec spec, OutputStream console) throws VmConfigException {
-        return withControl(new VirtualMachine(spec, console, true), spec);
+        return withControl(new VirtualMachine(spec, console, true, null), spec);
     }
 
     /**
@@ -103,6 +112,19 @@ public final class VirtualMachine {
      * @param ram   the guest RAM as it was when the state was saved
      */
     public static VirtualMachine restore(VmSpec spec, byte[] state, RamSource ram, OutputStream console) throws VmConfigException {
+        return restore(spec, state, null, ram, console);
+    }
+
+    /**
+     * As {@link #restore(VmSpec, byte[], RamSource, OutputStream)} on RAM that already holds the
+     * saved contents (a snapshot's RAM file mapped copy-on-write): nothing is copied.
+     */
+    public static VirtualMachine restore(VmSpec spec, byte[] state, GuestMemory ram, OutputStream console) throws VmConfigException {
+        return restore(spec, state, ram, null, console);
+    }
+
+    private static VirtualMachine restore(VmSpec spec, byte[] state, GuestMemory mapped, RamSource ram, OutputStream console)
+            throws VmConfigException {
         StateTree tree;
         VmSpec shaped;
         try {
@@ -111,9 +133,9 @@ public final class VirtualMachine {
         } catch (StateException e) {
             throw new VmConfigException("cannot restore: " + e.getMessage());
         }
-        VirtualMachine vm = new VirtualMachine(shaped, console, false);
+        VirtualMachine vm = new VirtualMachine(shaped, console, false, mapped);
         try {
-            ram.copyTo(vm.board.memory);
+            if (ram != null) ram.copyTo(vm.board.memory);
             vm.board.clock.pause();
             vm.board.harts.pause(); // no threads yet: only marks the pause, which they will see first
             VmState.apply(vm.board, shaped, tree);
@@ -122,6 +144,7 @@ public final class VirtualMachine {
             throw new VmConfigException("cannot restore: " + e.getMessage());
         }
         vm.paused = true;
+        vm.started = true;
         vm.board.start();
         return withControl(vm, shaped);
     }
@@ -139,7 +162,15 @@ public final class VirtualMachine {
         return vm;
     }
 
-    public void start() { board.start(); }
+    /** Lets the VM run: boots a built VM, or resumes a restored (paused) one. */
+    public synchronized void start() {
+        if (started) {
+            resume();
+            return;
+        }
+        started = true;
+        board.start();
+    }
 
     /** Feeds host input to the serial console, waiting while the UART's receive buffer is full. */
     public void consoleInput(byte[] data, int off, int len) {
@@ -207,6 +238,9 @@ public final class VirtualMachine {
 
     /** The spec this VM was built from (for a restored VM: with the saved MACs filled in). */
     public VmSpec spec() { return spec; }
+
+    /** After a snapshot moved the disks onto overlays: the spec that names them. */
+    void replaceSpec(VmSpec next) { spec = next; }
 
     public void stop() {
         exit.complete(EXIT_STOPPED);

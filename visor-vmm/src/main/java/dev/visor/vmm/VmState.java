@@ -142,9 +142,12 @@ final class VmState {
             DiskSpec disk = d.disks().get(i);
             String path = disk.path().toAbsolutePath().normalize().toString();
             String saved = r.getString("disk" + i + ".path", path);
-            if (!saved.equals(path)) throw new StateException("disk " + i + " was " + saved + " when saved, not " + path);
+            boolean overlay = !saved.equals(path) && overlayOf(disk.path(), saved);
+            if (!saved.equals(path) && !overlay) {
+                throw new StateException("disk " + i + " was " + saved + " when saved, not " + path + " (nor an overlay on it)");
+            }
             String format = r.getString("disk" + i + ".format", null);
-            if (format != null && disk.format() != null && !format.equals(disk.format())) {
+            if (!overlay && format != null && disk.format() != null && !format.equals(disk.format())) {
                 throw new StateException("disk " + saved + " was format " + format + " when saved, not " + disk.format());
             }
             if (r.getBool("disk" + i + ".readOnly", disk.readOnly()) != disk.readOnly()) {
@@ -161,6 +164,19 @@ final class VmState {
         differ("rng", r.getBool("rng", false), d.rng());
         differ("balloon", r.getBool("balloon", false), d.balloon());
         differ("console port", r.getBool("consolePort", false), d.consolePort() != null);
+    }
+
+    /** True when {@code image} is a qcow2 overlay whose backing file is {@code saved}: the saved disk, with writes kept apart. */
+    private static boolean overlayOf(java.nio.file.Path image, String saved) {
+        try {
+            dev.visor.block.ImageInfo info = dev.visor.block.BlockImages.info(image);
+            if (info.backingFile() == null) return false;
+            java.nio.file.Path dir = image.toAbsolutePath().getParent();
+            java.nio.file.Path backing = dir.resolve(info.backingFile()).normalize();
+            return backing.toString().equals(saved) || java.nio.file.Files.isSameFile(backing, java.nio.file.Path.of(saved));
+        } catch (java.io.IOException e) {
+            return false;
+        }
     }
 
     private static void differ(String what, Object saved, Object now) throws StateException {

@@ -41,7 +41,16 @@ public final class VirtBoard {
      * @param engine  told when a bare-metal program exits through HTIF or the engine fails
      */
     public VirtBoard(int harts, long ramSize, OutputStream console, PowerListener power, HartGroup.Listener engine) {
-        memory = new GuestMemory(VirtMemoryMap.DRAM.base, ramSize);
+        this(harts, new GuestMemory(VirtMemoryMap.DRAM.base, ramSize), console, power, engine);
+    }
+
+    /**
+     * A board on the given RAM (e.g. a snapshot's RAM file mapped copy-on-write), which must start at
+     * {@link VirtMemoryMap#DRAM}'s base.
+     */
+    public VirtBoard(int harts, GuestMemory ram, OutputStream console, PowerListener power, HartGroup.Listener engine) {
+        if (ram.base() != VirtMemoryMap.DRAM.base) throw new IllegalArgumentException("RAM must start at 0x" + Long.toHexString(VirtMemoryMap.DRAM.base));
+        memory = ram;
         this.harts = new HartGroup(harts, memory, bus, clock, engine);
         plic = new Plic(this.harts.pins(), VirtMemoryMap.PLIC_SOURCES);
         clint = new Clint(clock, this.harts.pins());

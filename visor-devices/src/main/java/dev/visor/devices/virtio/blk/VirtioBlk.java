@@ -34,7 +34,8 @@ public final class VirtioBlk extends VirtioDevice {
     private static final int MAX_RANGE_SECTORS = 1 << 21;
     private static final int MAX_RANGE_SEGMENTS = 1;
 
-    private final BlockBackend disk;
+    /** The image; replaced (under {@link #lock}) when a snapshot freezes it under an overlay. */
+    private volatile BlockBackend disk;
     private final String serial;
     private final DeviceWorker worker;
     private final byte[] header = new byte[HEADER];
@@ -94,6 +95,25 @@ public final class VirtioBlk extends VirtioDevice {
 
     @Override
     protected void kick(int index) { worker.kick(); }
+
+    /**
+     * Puts {@code next} in place of the current image, which is returned (still open: the caller
+     * closes it once nothing reads it). For snapshots: the current image is frozen and {@code next}
+     * is a qcow2 overlay on it, so the guest sees the same bytes and writes go to the overlay. Takes
+     * the device lock, so no request is being served meanwhile; the new image must have the same
+     * size and read-only flag (what the guest was told).
+     */
+    public BlockBackend replaceBackend(BlockBackend next) {
+        synchronized (lock) {
+            if (next.size() != disk.size() || next.readOnly() != disk.readOnly()) {
+                throw new IllegalArgumentException(name() + ": the new image has size " + next.size() + (next.readOnly() ? " (read-only)" : "")
+                        + ", the disk has " + disk.size() + (disk.readOnly() ? " (read-only)" : ""));
+            }
+            BlockBackend old = disk;
+            disk = next;
+            return old;
+        }
+    }
 
     /** Grows the disk of a running VM; the guest is told through a configuration change. */
     public void resize(long newSize) throws IOException {
