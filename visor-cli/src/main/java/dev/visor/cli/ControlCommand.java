@@ -29,7 +29,12 @@ import java.util.concurrent.Callable;
             "  pause | resume       stop the guest (no time passes for it) / let it go on",
             "  snapshot [--paused] DIR  save the VM to a new directory;",
             "                       its disks are frozen (writes go on to overlays);",
-            "                       'visor run --restore DIR' resumes it"},
+            "                       'visor run --restore DIR' resumes it",
+            "  migrate tcp:HOST:PORT [downtime=MS]",
+            "                       live-migrate the VM to 'visor run --incoming tcp:HOST:PORT' (default",
+            "                       downtime target 300 ms); progress goes to the VM's stderr; on success",
+            "                       this VM stops (its visor run exits 0), on failure it runs on",
+            "  migrate-status       phase, rounds, MB sent, dirty rate, expected downtime"},
         usageHelpAutoWidth = true)
 final class ControlCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "SOCKET", description = "The VM's control socket.")

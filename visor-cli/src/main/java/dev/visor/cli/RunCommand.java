@@ -111,6 +111,12 @@ final class RunCommand implements java.util.concurrent.Callable<Integer> {
     @Option(names = "--keep-mac", description = "With --restore: keep the NICs' saved MACs (a move, not a clone).")
     boolean keepMac;
 
+    @Option(names = "--incoming", paramLabel = "tcp:HOST:PORT",
+            description = "Wait for a live migration on HOST:PORT instead of booting ('visor control SOCKET migrate tcp:HOST:PORT' "
+                    + "on the source), then run the migrated VM here. Give the source's --cpus, --memory, --disk (same paths: "
+                    + "shared storage), --net kinds, --rng, --balloon; hostfwd ports must differ from the source's.")
+    String incoming;
+
     @Spec
     CommandSpec spec;
 
@@ -125,7 +131,9 @@ final class RunCommand implements java.util.concurrent.Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (restore != null && incoming != null) throw bad("--incoming and --restore cannot be combined");
         if (restore != null) return restoreAndRun();
+        if (incoming != null) return incomingAndRun();
         if (overlayDir != null || keepMac) throw bad("--overlay-dir and --keep-mac go with --restore");
         VmSpec vmSpec = resolve(System.err);
         boolean interactive = Terminal.interactive();
@@ -181,6 +189,28 @@ final class RunCommand implements java.util.concurrent.Callable<Integer> {
                 vm.disks().isEmpty() ? "" : "; disk writes go to " + vm.spec().devices().disks().getFirst().path().getParent());
         CountDownLatch ready = new CountDownLatch(0); // the guest's shell is already up
         return interactive ? runInteractive(vm, console) : runPiped(vm, console, ready);
+    }
+
+    /** {@code --incoming tcp:HOST:PORT}: waits for a source, then runs its VM here. */
+    private int incomingAndRun() throws Exception {
+        if (overlayDir != null || keepMac) throw bad("--overlay-dir and --keep-mac go with --restore");
+        java.net.InetSocketAddress address;
+        try {
+            address = dev.visor.vmm.migration.MigrationProtocol.parseAddress(incoming);
+        } catch (IllegalArgumentException e) {
+            throw bad("--incoming: " + e.getMessage());
+        }
+        VmSpec vmSpec = resolve(System.err);
+        OutputStream console = new BufferedOutputStream(new FileOutputStream(FileDescriptor.out), 1 << 16);
+        VirtualMachine vm;
+        try (var destination = dev.visor.vmm.migration.MigrationDestination.listen(address)) {
+            System.err.println("visor: waiting for a migration on " + incoming + " (port " + destination.port() + ")");
+            vm = destination.accept(vmSpec, console, m -> System.err.println("visor: " + m));
+        } catch (dev.visor.vmm.migration.MigrationException e) {
+            throw new CliException("incoming migration failed: " + e.getMessage(), e);
+        }
+        CountDownLatch ready = new CountDownLatch(0); // the guest's shell is already up
+        return Terminal.interactive() ? runInteractive(vm, console) : runPiped(vm, console, ready);
     }
 
     private boolean matched(String option) {

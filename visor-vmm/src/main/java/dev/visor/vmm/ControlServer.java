@@ -16,6 +16,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 
+import dev.visor.vmm.migration.MigrationException;
+import dev.visor.vmm.migration.MigrationProgress;
+import dev.visor.vmm.migration.MigrationProtocol;
+import dev.visor.vmm.migration.MigrationSource;
+
 /**
  * A per-VM control socket (a Unix socket only this user can reach): one command per line, one
  * answer line per command, starting with "ok" or "error:". The small stand-in for QEMU's monitor
@@ -29,12 +34,20 @@ import java.util.Locale;
  *   pause / resume            → ok paused / ok running (the guest sees no time pass meanwhile)
  *   status                    → ok running | ok paused
  *   snapshot [--paused] DIR   → ok DIR ram=BYTES state=BYTES pause_ms=N   (see {@link Snapshot}; DIR absolute)
+ *   migrate tcp:HOST:PORT [downtime=MS]
+ *                             → ok migrated total_ms=.. downtime_ms=.. rounds=.. sent_mb=..  (blocks; see
+ *                               {@link MigrationSource}); after the answer this VM stops: its guest runs at the destination
+ *   migrate-status            → ok phase=precopy round=3 sent_mb=.. dirty_rate_mbps=.. expected_downtime_ms=.. | ok none
  * </pre>
  */
 public final class ControlServer implements AutoCloseable {
     private final VirtualMachine vm;
     private final Path path;
     private final ServerSocketChannel server;
+    /** The last (or current) outgoing migration, for migrate-status; null before the first. */
+    private volatile MigrationProgress migration;
+    /** A migration completed: the VM stops once the answer is written. */
+    private volatile boolean migratedAway;
 
     private ControlServer(VirtualMachine vm, Path path, ServerSocketChannel server) {
         this.vm = vm;
@@ -80,6 +93,10 @@ public final class ControlServer implements AutoCloseable {
                 if (line.length() > 4096) break;
                 out.write((execute(line.strip()) + "\n").getBytes(StandardCharsets.UTF_8));
                 out.flush();
+                if (migratedAway) {
+                    vm.stop(); // its guest runs at the destination now
+                    return;
+                }
             }
         } catch (IOException ignored) {
             // the client went away
@@ -105,6 +122,8 @@ public final class ControlServer implements AutoCloseable {
                 }
                 case "status" -> vm.isPaused() ? "ok paused" : "ok running";
                 case "snapshot" -> snapshot(command.substring(w[0].length()).strip());
+                case "migrate" -> migrate(w);
+                case "migrate-status" -> migration == null ? "ok none" : "ok " + migration;
                 default -> "error: unknown command '" + w[0] + "' (try: " + COMMANDS + ")";
             };
         } catch (java.nio.file.FileSystemException e) {
@@ -114,7 +133,41 @@ public final class ControlServer implements AutoCloseable {
         }
     }
 
-    static final String COMMANDS = "info, status, pause, resume, snapshot [--paused] DIR, resize DISK SIZE, balloon [SIZE]";
+    static final String COMMANDS = "info, status, pause, resume, snapshot [--paused] DIR, resize DISK SIZE, balloon [SIZE], "
+            + "migrate tcp:HOST:PORT [downtime=MS], migrate-status";
+
+    private String migrate(String[] w) {
+        if (w.length < 2 || w.length > 3) return "error: usage: migrate tcp:HOST:PORT [downtime=MS]";
+        MigrationSource.Options options = MigrationSource.Options.DEFAULT;
+        if (w.length == 3) {
+            if (!w[2].startsWith("downtime=")) return "error: usage: migrate tcp:HOST:PORT [downtime=MS]";
+            try {
+                long ms = Long.parseLong(w[2].substring("downtime=".length()));
+                if (ms < 1) throw new NumberFormatException();
+                options = options.withDowntime(ms);
+            } catch (NumberFormatException e) {
+                return "error: downtime must be a number of milliseconds, e.g. downtime=300";
+            }
+        }
+        var to = MigrationProtocol.parseAddress(w[1]);
+        MigrationProgress progress;
+        synchronized (this) {
+            if (migration != null && !isOver(migration)) return "error: a migration is running already (migrate-status)";
+            progress = new MigrationProgress();
+            migration = progress;
+        }
+        try {
+            MigrationSource.Result r = MigrationSource.migrate(vm, to, options, progress, m -> System.err.println("visor: " + m));
+            migratedAway = true;
+            return "ok migrated " + r;
+        } catch (MigrationException e) {
+            return "error: migration failed, the VM runs on here: " + e.getMessage();
+        }
+    }
+
+    private static boolean isOver(MigrationProgress p) {
+        return p.phase() == MigrationProgress.Phase.COMPLETED || p.phase() == MigrationProgress.Phase.FAILED;
+    }
 
     private String snapshot(String args) throws IOException {
         boolean leavePaused = args.startsWith("--paused");

@@ -236,6 +236,31 @@ public final class VirtualMachine {
         return VmState.capture(board, spec).encode();
     }
 
+    /**
+     * This VM's shape (cpus, RAM, disks, card kinds...) in the state file format: a migration sends it
+     * first, and the destination checks it with {@link #checkShape} before anything changes.
+     */
+    public byte[] shape() {
+        return VmState.shapeOnly(board, spec).encode();
+    }
+
+    /**
+     * Refuses {@code spec} unless a VM built from it has the {@link #shape} {@code shape}: one line
+     * naming the first difference (e.g. the RAM sizes).
+     */
+    public static void checkShape(VmSpec spec, byte[] shape) throws VmConfigException {
+        try {
+            VmState.checkShape(StateTree.decode(shape), spec);
+        } catch (StateException e) {
+            throw new VmConfigException(e.getMessage());
+        }
+    }
+
+    /** Writes every disk's cached data to its image (before another process opens the images). */
+    public void flushDisks() throws IOException {
+        for (var d : devices.disks) d.disk().flush();
+    }
+
     /** The spec this VM was built from (for a restored VM: with the saved MACs filled in). */
     public VmSpec spec() { return spec; }
 

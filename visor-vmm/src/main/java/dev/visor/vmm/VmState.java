@@ -73,6 +73,18 @@ final class VmState {
         }
     }
 
+    /** Only the shape record: what a migration's destination checks before it accepts anything. */
+    static StateTree shapeOnly(VirtBoard board, VmSpec spec) {
+        StateTree tree = new StateTree();
+        tree.save(SHAPE, shape(spec, board));
+        return tree;
+    }
+
+    /** Refuses {@code spec} unless it has the shape saved in {@code tree}, naming the first difference. */
+    static void checkShape(StateTree tree, VmSpec spec) throws StateException {
+        checkShape(tree.reader(SHAPE), spec);
+    }
+
     /**
      * The spec to build the restored VM from: {@code spec} with each network card's MAC taken from
      * the state when the spec leaves it to the VMM (the guest knows its MAC; it must not change).

@@ -28,6 +28,7 @@ public final class HartGroup {
     private final Hart[] harts;
     private final Thread[] threads;
     private final Listener listener;
+    private final GuestMemory memory;
 
     /** Guest-physical address of the HTIF tohost word, or -1 when there is none. */
     volatile long htifToHost = -1;
@@ -37,9 +38,22 @@ public final class HartGroup {
     private volatile boolean pauseRequested;
     private int pausedCount;
 
+    /** Makes a bitmap read and the TLB flush that must follow it one step (see {@link #fetchAndClearDirty}). */
+    private final Object dirtyLock = new Object();
+
+    // auto-converge: each hart sleeps throttlePercent of every slice in pausePoint
+    /** Share of time (0..99 %) each hart is held back; 0 = off. */
+    private volatile int throttlePercent;
+    /** Per hart: System.nanoTime() at which it next sleeps. Written only by that hart. */
+    private final long[] throttleNext;
+    /** Running time between two throttle sleeps. */
+    private static final long THROTTLE_SLICE_NANOS = 10_000_000L;
+
     public HartGroup(int count, GuestMemory memory, MmioBus bus, Clock clock, Listener listener) {
         if (count < 1 || count > 64) throw new IllegalArgumentException("harts must be 1..64: " + count);
         this.listener = listener;
+        this.memory = memory;
+        throttleNext = new long[count];
         harts = new Hart[count];
         threads = new Thread[count];
         for (int i = 0; i < count; i++) harts[i] = new Hart(i, memory, bus, clock, this);
@@ -133,8 +147,9 @@ public final class HartGroup {
 
     boolean pauseRequested() { return pauseRequested; }
 
-    /** Called by each hart between blocks: waits while a pause is requested. */
+    /** Called by each hart between blocks: waits while a pause is requested (and sleeps while throttled). */
     void pausePoint(Hart h) {
+        if (throttlePercent != 0) throttle(h);
         if (!pauseRequested) return;
         synchronized (pauseLock) {
             pausedCount++;
@@ -148,6 +163,73 @@ public final class HartGroup {
             }
             pausedCount--;
         }
+    }
+
+    // ---------------------------------------------------------------- dirty logging and auto-converge
+    /*
+     * Implementation overview. A hart marks a page dirty when it fills its write TLB with it (and on
+     * every slow-path store); later stores through the TLB mark nothing. So the bitmap only stays
+     * true if no write TLB holds a page whose bit was cleared: starting the log and each read of the
+     * bitmap run with the harts paused, clear the bits and ask every hart to drop its TLBs before it
+     * runs again. A store after the resume refills its TLB entry and so marks its page again. Device
+     * writes go through GuestMemory, which marks pages itself.
+     */
+
+    /** Turns guest RAM's dirty log on, with every hart's write TLB emptied so every later store is seen. Any thread. */
+    public void startDirtyLog() {
+        synchronized (dirtyLock) {
+            boolean wasPaused = pauseRequested;
+            if (!wasPaused) pause();
+            memory.setDirtyLogging(true);
+            long[] discard = new long[memory.dirtyBitmapWords()];
+            memory.fetchAndClearDirty(discard);
+            flushAllTlbs();
+            if (!wasPaused) resume();
+        }
+    }
+
+    public void stopDirtyLog() {
+        memory.setDirtyLogging(false);
+    }
+
+    /**
+     * Copies the pages written since the last call (one bit per page) into {@code out} and clears
+     * them, pausing the harts for the moment it takes (unless they are paused already) so that no
+     * store slips between the read and the TLB flush. Any thread; the pause is microseconds.
+     */
+    public void fetchAndClearDirty(long[] out) {
+        synchronized (dirtyLock) {
+            boolean wasPaused = pauseRequested;
+            if (!wasPaused) pause();
+            memory.fetchAndClearDirty(out);
+            flushAllTlbs();
+            if (!wasPaused) resume();
+        }
+    }
+
+    /**
+     * Holds every hart back for {@code percent} (0..99) of its time, in slices of 10 ms, so a guest
+     * that dirties RAM faster than a migration link carries it slows down (QEMU's auto-converge).
+     * 0 turns it off. Guest time runs on meanwhile, as on a loaded host.
+     */
+    public void setThrottle(int percent) {
+        if (percent < 0 || percent > 99) throw new IllegalArgumentException("throttle must be 0..99 %: " + percent);
+        throttlePercent = percent;
+    }
+
+    public int throttle() { return throttlePercent; }
+
+    private void throttle(Hart h) {
+        int p = throttlePercent;
+        long now = System.nanoTime();
+        if (p == 0 || now < throttleNext[h.id]) return;
+        long sleep = THROTTLE_SLICE_NANOS * p / (100 - p);
+        long until = now + sleep;
+        // parked, so a pause request (which unparks) is not held up; sleeps again if woken early otherwise
+        while (!pauseRequested && !h.stopRequested && throttlePercent != 0 && (now = System.nanoTime()) < until) {
+            java.util.concurrent.locks.LockSupport.parkNanos(this, until - now);
+        }
+        throttleNext[h.id] = System.nanoTime() + THROTTLE_SLICE_NANOS;
     }
 
     /** Asks every hart to drop its TLBs before its next block (e.g. after dirty logging starts). */

@@ -1,0 +1,202 @@
+package dev.visor.vmm.migration;
+
+import dev.visor.board.virt.VirtMemoryMap;
+import dev.visor.machine.GuestMemory;
+import dev.visor.vmm.VirtualMachine;
+import dev.visor.vmm.VmConfigException;
+import dev.visor.vmm.VmSpec;
+
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.util.function.Consumer;
+
+/**
+ * The receiving side of a live migration ({@link MigrationProtocol}): listens, takes one incoming
+ * VM and returns it running.
+ *
+ * <pre>
+ *   try (MigrationDestination d = MigrationDestination.listen(MigrationProtocol.parseAddress("tcp:127.0.0.1:4444"))) {
+ *       VirtualMachine vm = d.accept(spec, console, System.err::println);   // blocks until the switch-over
+ *   }
+ * </pre>
+ *
+ * The VM is built (its disks opened, its network set up, its control socket bound) only once the
+ * source has paused its guest and sent the state: with shared storage the source has flushed its
+ * disks and writes no more. Until then, everything received is RAM in this process only; a broken
+ * stream, a timeout or a bad message throws it away and {@link #accept} fails.
+ */
+public final class MigrationDestination implements AutoCloseable {
+    private static final int PAGE = (int) GuestMemory.PAGE_SIZE;
+    private final ServerSocket server;
+
+    private MigrationDestination(ServerSocket server) {
+        this.server = server;
+    }
+
+    /** Listens on {@code address} (port 0: any free port, see {@link #port}). */
+    public static MigrationDestination listen(InetSocketAddress address) throws MigrationException {
+        try {
+            ServerSocket s = new ServerSocket();
+            s.setReuseAddress(true);
+            s.bind(address, 1);
+            return new MigrationDestination(s);
+        } catch (IOException e) {
+            throw new MigrationException("cannot listen for a migration on " + address + ": " + e.getMessage(), e);
+        }
+    }
+
+    public int port() { return server.getLocalPort(); }
+
+    /**
+     * Waits for a source, takes its VM into a VM built for {@code spec} (which must have the source's
+     * shape, else the source is told why and this fails) and returns it running, its console on
+     * {@code console}. One migration per listener.
+     */
+    public VirtualMachine accept(VmSpec spec, OutputStream console, Consumer<String> log) throws MigrationException, VmConfigException {
+        Socket socket;
+        try {
+            socket = server.accept();
+        } catch (IOException e) {
+            throw new MigrationException("waiting for a migration: " + e.getMessage(), e);
+        } finally {
+            close();
+        }
+        try (socket) {
+            socket.setSoTimeout(MigrationProtocol.TIMEOUT_MILLIS);
+            socket.setTcpNoDelay(true);
+            DataInputStream in = new DataInputStream(new BufferedInputStream(socket.getInputStream(), 1 << 20));
+            DataOutputStream out = new DataOutputStream(new BufferedOutputStream(socket.getOutputStream()));
+            return receive(spec, in, out, console, log);
+        } catch (EOFException e) {
+            throw new MigrationException("the source closed the connection before the switch-over; nothing was kept", e);
+        } catch (SocketTimeoutException e) {
+            throw new MigrationException("the source sent nothing for " + MigrationProtocol.TIMEOUT_MILLIS / 1000
+                    + " s; nothing was kept", e);
+        } catch (MigrationException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new MigrationException("the connection to the source broke before the switch-over (" + e.getMessage()
+                    + "); nothing was kept", e);
+        }
+    }
+
+    private static VirtualMachine receive(VmSpec spec, DataInputStream in, DataOutputStream out, OutputStream console,
+                                          Consumer<String> log) throws IOException, VmConfigException {
+        // ---- hello: refused here, before anything is allocated or opened
+        int type = in.readUnsignedByte();
+        if (type != MigrationProtocol.HELLO || in.readLong() != MigrationProtocol.MAGIC) {
+            throw new MigrationException("not a Visor migration stream");
+        }
+        int version = in.readInt();
+        if (version != MigrationProtocol.VERSION) {
+            String why = "this Visor speaks migration protocol version " + MigrationProtocol.VERSION + ", the source " + version;
+            MigrationProtocol.writeReason(out, MigrationProtocol.REFUSE, why);
+            throw new MigrationException("refused: " + why);
+        }
+        byte[] shape = readSized(in, "shape");
+        try {
+            VirtualMachine.checkShape(spec, shape);
+        } catch (VmConfigException e) {
+            String why = e.getMessage().replace("the VM was saved with", "the source VM has");
+            MigrationProtocol.writeReason(out, MigrationProtocol.REFUSE, why);
+            throw new MigrationException("refused: " + why);
+        }
+        GuestMemory memory = new GuestMemory(VirtMemoryMap.DRAM.base, spec.memoryBytes());
+        out.writeByte(MigrationProtocol.ACCEPT);
+        out.flush();
+
+        boolean built = false;
+        try {
+            // ---- RAM rounds, then the state
+            byte[] buffer = new byte[MigrationProtocol.MAX_RUN * PAGE];
+            long pages = memory.size() / PAGE, received = 0;
+            byte[] state = null;
+            MemorySegment ram = memory.segment();
+            loop:
+            while (true) {
+                type = in.readUnsignedByte();
+                switch (type) {
+                    case MigrationProtocol.PAGES, MigrationProtocol.ZERO -> {
+                        long first = in.readLong();
+                        int count = in.readUnsignedShort();
+                        if (count < 1 || count > MigrationProtocol.MAX_RUN || first < 0 || first > pages - count) {
+                            throw new MigrationException("protocol error: pages " + first + "+" + count + " are not in the VM's RAM");
+                        }
+                        if (type == MigrationProtocol.PAGES) {
+                            in.readFully(buffer, 0, count * PAGE);
+                            MemorySegment.copy(buffer, 0, ram, ValueLayout.JAVA_BYTE, first * PAGE, count * PAGE);
+                            received += (long) count * PAGE;
+                        } else {
+                            ram.asSlice(first * PAGE, (long) count * PAGE).fill((byte) 0);
+                        }
+                    }
+                    case MigrationProtocol.ROUND -> log.accept("migration: round " + in.readInt() + " received, "
+                            + received / 1_000_000 + " MB so far");
+                    case MigrationProtocol.STATE -> state = readSized(in, "state");
+                    case MigrationProtocol.DONE -> { break loop; }
+                    default -> throw new MigrationException("protocol error: unexpected message type " + type);
+                }
+            }
+            if (state == null) throw new MigrationException("protocol error: the stream ended without the VM's state");
+
+            // ---- switch-over: build the VM, paused; the source resumes its own if this fails
+            VirtualMachine vm;
+            try {
+                vm = VirtualMachine.restore(spec, state, memory, console);
+            } catch (VmConfigException e) {
+                MigrationProtocol.writeReason(out, MigrationProtocol.REFUSE, e.getMessage());
+                throw e;
+            }
+            built = true;
+            try {
+                out.writeByte(MigrationProtocol.READY);
+                out.flush();
+                type = in.readUnsignedByte();
+                if (type != MigrationProtocol.GO) throw new MigrationException("protocol error: expected GO, got message type " + type);
+            } catch (IOException e) {
+                vm.stop(); // the source keeps the guest
+                throw e;
+            }
+            vm.resume();
+            try {
+                out.writeByte(MigrationProtocol.RESUMED);
+                out.flush();
+            } catch (IOException e) {
+                log.accept("migration: could not confirm the resume to the source: " + e.getMessage());
+            }
+            log.accept("migration: the VM runs here now (" + received / 1_000_000 + " MB of RAM received)");
+            return vm;
+        } finally {
+            if (!built) memory.release(memory.base(), memory.size());
+        }
+    }
+
+    private static byte[] readSized(DataInputStream in, String what) throws IOException {
+        int n = in.readInt();
+        if (n < 0 || n > MigrationProtocol.MAX_STATE) throw new MigrationException("protocol error: a " + what + " of " + n + " bytes");
+        byte[] b = new byte[n];
+        in.readFully(b);
+        return b;
+    }
+
+    /** Stops listening (an {@link #accept} waiting fails). */
+    @Override
+    public void close() {
+        try {
+            server.close();
+        } catch (IOException ignored) {
+            // closed already
+        }
+    }
+}

@@ -1,0 +1,89 @@
+package dev.visor.vmm.migration;
+
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * The live-migration stream between two Visor processes, one TCP connection, big-endian.
+ *
+ * <pre>
+ *   source                                            destination
+ *   HELLO  magic "VISORMIG" u32 version u32 len shape ─▶  checks version and shape (VirtualMachine.checkShape)
+ *                                                  ◀─  ACCEPT | REFUSE u16 len utf8 reason   (nothing changed yet)
+ *   round 0: PAGES for every non-zero page            (the destination's RAM starts zeroed)
+ *   round n: PAGES / ZERO for pages dirtied since     (a page that became zero is sent as ZERO)
+ *            ROUND u32 n after each round
+ *   -- source pauses the guest --
+ *   last dirty pages, STATE u32 len bytes, DONE   ─▶  builds the VM from RAM + state, paused
+ *                                                  ◀─  READY | REFUSE reason
+ *   GO                                            ─▶  resumes the guest            (the commit point)
+ *                                                  ◀─  RESUMED
+ *   source stops its copy
+ *
+ *   PAGES u64 first-page u16 count, count × 4096 bytes   (count 1..MAX_RUN, pages in guest RAM)
+ *   ZERO  u64 first-page u16 count
+ * </pre>
+ *
+ * Before GO, any error on either side (a closed connection, a timeout, a refusal) leaves the guest
+ * running on the source; the destination throws everything away and fails.
+ */
+public final class MigrationProtocol {
+    static final long MAGIC = 0x5649534f524d4947L; // "VISORMIG"
+    /** Bumped on any change of the stream; a destination refuses other versions. */
+    static final int VERSION = 1;
+
+    static final int HELLO = 1, ACCEPT = 2, REFUSE = 3, PAGES = 4, ZERO = 5, ROUND = 6, STATE = 7, DONE = 8,
+            READY = 9, GO = 10, RESUMED = 11;
+
+    /** Pages in one PAGES or ZERO message: 1 MiB, so a reader never buffers more. */
+    static final int MAX_RUN = 256;
+    /** Largest state or shape a destination accepts (the state file format's own cap). */
+    static final int MAX_STATE = 64 << 20;
+    /** Longest a side waits for the other's answer (or for bytes in the stream) before giving up. */
+    static final int TIMEOUT_MILLIS = 30_000;
+
+    private MigrationProtocol() {}
+
+    /** {@code tcp:HOST:PORT} (HOST may be empty for all addresses on the destination, or [v6]). */
+    public static InetSocketAddress parseAddress(String uri) {
+        if (!uri.startsWith("tcp:")) throw new IllegalArgumentException("a migration address is tcp:HOST:PORT, not " + uri);
+        String rest = uri.substring(4);
+        int colon = rest.lastIndexOf(':');
+        if (colon < 0) throw new IllegalArgumentException("a migration address is tcp:HOST:PORT, not " + uri);
+        String host = rest.substring(0, colon);
+        if (host.startsWith("[") && host.endsWith("]")) host = host.substring(1, host.length() - 1);
+        int port;
+        try {
+            port = Integer.parseInt(rest.substring(colon + 1));
+        } catch (NumberFormatException e) {
+            port = -1;
+        }
+        if (port < 0 || port > 65535) throw new IllegalArgumentException("not a port in " + uri);
+        return host.isEmpty() ? new InetSocketAddress(port) : new InetSocketAddress(host, port);
+    }
+
+    static void writeReason(DataOutputStream out, int type, String reason) throws IOException {
+        byte[] b = reason.getBytes(StandardCharsets.UTF_8);
+        int n = Math.min(b.length, 4000);
+        out.writeByte(type);
+        out.writeShort(n);
+        out.write(b, 0, n);
+        out.flush();
+    }
+
+    static String readReason(DataInputStream in) throws IOException {
+        int n = in.readUnsignedShort();
+        byte[] b = new byte[n];
+        in.readFully(b);
+        return new String(b, StandardCharsets.UTF_8);
+    }
+
+    /** The peer answered something else than {@code expected}: a refusal's reason, or a protocol error. */
+    static IOException unexpected(DataInputStream in, int type, String expected) throws IOException {
+        if (type == REFUSE) return new MigrationException("the destination refused: " + readReason(in));
+        return new MigrationException("protocol error: expected " + expected + ", got message type " + type);
+    }
+}

@@ -1,0 +1,347 @@
+package dev.visor.vmm.migration;
+
+import dev.visor.engine.riscv.HartGroup;
+import dev.visor.machine.GuestMemory;
+import dev.visor.vmm.VirtualMachine;
+
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.util.Locale;
+import java.util.function.Consumer;
+
+/**
+ * The sending side of a live migration ({@link MigrationProtocol}): pre-copy of guest RAM while the
+ * guest runs, then a short stop-and-copy of what is left and of the device state.
+ *
+ * <pre>
+ *   MigrationSource.Result r = MigrationSource.migrate(vm, MigrationProtocol.parseAddress("tcp:127.0.0.1:4444"),
+ *           MigrationSource.Options.DEFAULT, progress, System.err::println);
+ *   vm.stop();   // on success the guest runs at the destination; this copy is paused and must not resume
+ * </pre>
+ *
+ * Implementation overview. Round 0 sends every page that is not all zeros (the destination's RAM
+ * starts zeroed). Each later round reads and clears the dirty bitmap ({@link HartGroup#fetchAndClearDirty})
+ * and sends those pages. The link's rate is measured on rounds that send at least 4 MiB; when the
+ * dirty pages would go within the downtime target at that rate, or after {@link Options#maxRounds},
+ * the guest is paused (vCPUs, devices, clock), the last dirty pages and the state are sent and the
+ * destination builds its VM. Auto-converge: when the guest dirtied more than half of what a round
+ * sent, twice in a row, the vCPUs are throttled (20 %, then 10 % more each time, at most 90 %).
+ * Until the destination says READY and this side sends GO, any failure turns dirty logging off,
+ * lifts the throttle and resumes the guest here.
+ */
+public final class MigrationSource {
+    /**
+     * @param downtimeMillis the stop-and-copy may last about this long (default 300)
+     * @param maxRounds      pre-copy rounds before stopping anyway (a guest that outruns the link even throttled)
+     * @param autoConverge   throttle the vCPUs when the guest dirties faster than the link carries
+     */
+    public record Options(long downtimeMillis, int maxRounds, boolean autoConverge) {
+        public static final Options DEFAULT = new Options(300, 30, true);
+
+        public Options withDowntime(long millis) { return new Options(millis, maxRounds, autoConverge); }
+    }
+
+    /** What a finished migration did. */
+    public record Result(double totalMillis, double downtimeMillis, int rounds, long bytesSent, long pagesSent, int maxThrottle) {
+        @Override
+        public String toString() {
+            return String.format(Locale.ROOT, "total_ms=%.0f downtime_ms=%.1f rounds=%d sent_mb=%.1f pages=%d throttle=%d%%",
+                    totalMillis, downtimeMillis, rounds, bytesSent / 1e6, pagesSent, maxThrottle);
+        }
+    }
+
+    private static final int PAGE = (int) GuestMemory.PAGE_SIZE;
+    /** A round must send at least this much for its rate to say something about the link. */
+    private static final long MIN_MEASURE_BYTES = 4L << 20;
+
+    private final VirtualMachine vm;
+    private final GuestMemory memory;
+    private final HartGroup harts;
+    private final MigrationProgress progress;
+    private final Consumer<String> log;
+    private final Socket socket;
+    private DataOutputStream out;
+    private DataInputStream in;
+    private final byte[] buffer = new byte[MigrationProtocol.MAX_RUN * PAGE];
+    private final MemorySegment zero = MemorySegment.ofArray(new byte[PAGE]);
+    private long pagesSent;
+    /** System.nanoTime() of the last byte that went out or came in: the watchdog's clock. */
+    private volatile long lastProgress = System.nanoTime();
+    private volatile boolean finished;
+
+    private MigrationSource(VirtualMachine vm, MigrationProgress progress, Consumer<String> log) {
+        this.vm = vm;
+        this.memory = vm.board().memory;
+        this.harts = vm.board().harts;
+        this.progress = progress;
+        this.log = log;
+        this.socket = new Socket();
+    }
+
+    /**
+     * Moves the running (or paused) {@code vm} to the destination listening at {@code to}. On success
+     * the VM here is left paused and must be {@link VirtualMachine#stop stopped}: its guest runs at the
+     * destination. On failure (refusal, lost connection, timeout) the VM here runs on as before and
+     * the {@link MigrationException} says why. Blocks for the whole migration; call from a thread of
+     * its own, not a vCPU's.
+     */
+    public static Result migrate(VirtualMachine vm, InetSocketAddress to, Options options, MigrationProgress progress,
+                                 Consumer<String> log) throws MigrationException {
+        MigrationSource s = new MigrationSource(vm, progress, log);
+        return s.run(to, options);
+    }
+
+    private Result run(InetSocketAddress to, Options options) throws MigrationException {
+        long t0 = System.nanoTime();
+        progress.startNanos = t0;
+        boolean pausedHere = false, committed = false;
+        int maxThrottle = 0;
+        Thread watchdog = Thread.ofVirtual().name("migration-watchdog").start(this::watch);
+        try {
+            progress.phase = MigrationProgress.Phase.CONNECTING;
+            try {
+                socket.connect(to, 10_000);
+            } catch (IOException e) {
+                throw new MigrationException("cannot connect to the destination " + to + ": " + e.getMessage());
+            }
+            socket.setTcpNoDelay(true);
+            socket.setSoTimeout(MigrationProtocol.TIMEOUT_MILLIS);
+            out = new DataOutputStream(new BufferedOutputStream(socket.getOutputStream(), 1 << 20));
+            in = new DataInputStream(new BufferedInputStream(socket.getInputStream()));
+
+            byte[] shape = vm.shape();
+            out.writeByte(MigrationProtocol.HELLO);
+            out.writeLong(MigrationProtocol.MAGIC);
+            out.writeInt(MigrationProtocol.VERSION);
+            out.writeInt(shape.length);
+            out.write(shape);
+            out.flush();
+            int answer = in.readUnsignedByte();
+            if (answer != MigrationProtocol.ACCEPT) throw MigrationProtocol.unexpected(in, answer, "ACCEPT");
+            touch();
+
+            // ---- pre-copy
+            progress.phase = MigrationProgress.Phase.PRECOPY;
+            harts.startDirtyLog();
+            long[] dirty = new long[memory.dirtyBitmapWords()];
+            long roundStart = System.nanoTime(), lastRead = roundStart;
+            long sent = sendPages(null);
+            endRound(0, sent, roundStart);
+            int hot = 0;
+            int round = 1;
+            long dirtyCount;
+            while (true) {
+                long now = System.nanoTime();
+                harts.fetchAndClearDirty(dirty);
+                dirtyCount = count(dirty);
+                double seconds = Math.max(1e-6, (now - lastRead) / 1e9);
+                lastRead = now;
+                progress.dirtyPages = dirtyCount;
+                progress.dirtyRate = dirtyCount * PAGE / seconds;
+                double expected = expectedDowntime(dirtyCount);
+                progress.expectedDowntimeMillis = expected;
+                if (expected <= options.downtimeMillis() || round > options.maxRounds()) break;
+                roundStart = System.nanoTime();
+                sent = sendPages(dirty);
+                // auto-converge: the guest dirtied more than half of what the last round carried
+                if (options.autoConverge() && (double) dirtyCount * PAGE > 0.5 * Math.max(sent, 1)) {
+                    if (++hot >= 2) {
+                        int t = harts.throttle();
+                        int next = t == 0 ? 20 : Math.min(90, t + 10);
+                        if (next != t) {
+                            harts.setThrottle(next);
+                            progress.throttlePercent = next;
+                            maxThrottle = Math.max(maxThrottle, next);
+                            log.accept("migration: auto-converge: vCPUs throttled to " + next + "%");
+                        }
+                        hot = 0;
+                    }
+                } else {
+                    hot = 0;
+                }
+                endRound(round++, sent, roundStart);
+            }
+
+            // ---- stop-and-copy
+            progress.phase = MigrationProgress.Phase.STOP_AND_COPY;
+            harts.setThrottle(0);
+            long pauseAt = System.nanoTime();
+            pausedHere = !vm.isPaused();
+            vm.pause();
+            long[] last = new long[dirty.length];
+            harts.fetchAndClearDirty(last);
+            for (int i = 0; i < dirty.length; i++) dirty[i] |= last[i];
+            long lastPages = count(dirty);
+            long paused = System.nanoTime();
+            sendPages(dirty);
+            long pagesSentAt = System.nanoTime();
+            vm.flushDisks(); // the destination opens the same images once it has the state
+            long flushed = System.nanoTime();
+            byte[] state = vm.saveState();
+            out.writeByte(MigrationProtocol.STATE);
+            out.writeInt(state.length);
+            out.write(state);
+            out.writeByte(MigrationProtocol.DONE);
+            out.flush();
+            progress.bytesSent += 5 + state.length + 1;
+            touch();
+            long stateSent = System.nanoTime();
+            progress.phase = MigrationProgress.Phase.SWITCHING_OVER;
+            answer = in.readUnsignedByte();
+            if (answer != MigrationProtocol.READY) throw MigrationProtocol.unexpected(in, answer, "READY");
+            long ready = System.nanoTime();
+            out.writeByte(MigrationProtocol.GO);
+            out.flush();
+            committed = true; // the guest is the destination's from here on
+            try {
+                socket.setSoTimeout(5_000);
+                if (in.readUnsignedByte() != MigrationProtocol.RESUMED) log.accept("migration: the destination did not confirm the resume");
+            } catch (IOException e) {
+                log.accept("migration: the destination did not confirm the resume: " + e.getMessage());
+            }
+            long end = System.nanoTime();
+            log.accept(String.format(Locale.ROOT, "migration: stop-and-copy: %d pages, %d bytes of state; paused %.1f ms: "
+                            + "pause %.1f, pages %.1f, disk flush %.1f, state %.1f, destination build %.1f, go/resumed %.1f",
+                    lastPages, state.length, (end - pauseAt) / 1e6, (paused - pauseAt) / 1e6, (pagesSentAt - paused) / 1e6,
+                    (flushed - pagesSentAt) / 1e6, (stateSent - flushed) / 1e6, (ready - stateSent) / 1e6, (end - ready) / 1e6));
+            progress.downtimeMillis = (end - pauseAt) / 1e6;
+            progress.totalMillis = (end - t0) / 1e6;
+            progress.phase = MigrationProgress.Phase.COMPLETED;
+            Result r = new Result(progress.totalMillis, progress.downtimeMillis, progress.round, progress.bytesSent, pagesSent, maxThrottle);
+            log.accept("migration: completed: " + r);
+            return r;
+        } catch (IOException | RuntimeException e) {
+            String why = e instanceof MigrationException ? e.getMessage()
+                    : e instanceof EOFException ? "the destination closed the connection"
+                    : e instanceof SocketTimeoutException ? "the destination did not answer within " + MigrationProtocol.TIMEOUT_MILLIS / 1000 + " s"
+                    : finished ? "timed out: nothing moved for " + MigrationProtocol.TIMEOUT_MILLIS / 1000 + " s"
+                    : "connection to the destination lost: " + e.getMessage();
+            progress.error = why;
+            progress.phase = MigrationProgress.Phase.FAILED;
+            log.accept("migration: failed, the VM goes on here: " + why);
+            throw new MigrationException(why, e);
+        } finally {
+            finished = true;
+            watchdog.interrupt();
+            harts.setThrottle(0);
+            harts.stopDirtyLog();
+            progress.throttlePercent = 0;
+            try {
+                socket.close();
+            } catch (IOException ignored) {
+                // nothing more to say to the destination
+            }
+            if (!committed && pausedHere) vm.resume();
+        }
+    }
+
+    /** Closes the socket when nothing has moved for the timeout (a destination that stopped reading). */
+    private void watch() {
+        while (!finished) {
+            try {
+                Thread.sleep(1000);
+            } catch (InterruptedException e) {
+                return;
+            }
+            if (System.nanoTime() - lastProgress > MigrationProtocol.TIMEOUT_MILLIS * 1_000_000L && !finished) {
+                finished = true; // tells the failure handler why the socket closed
+                try {
+                    socket.close();
+                } catch (IOException ignored) {
+                    // closing is all we wanted
+                }
+                return;
+            }
+        }
+    }
+
+    private void touch() { lastProgress = System.nanoTime(); }
+
+    private double expectedDowntime(long dirtyPages) {
+        double bw = progress.bandwidth;
+        if (bw <= 0) return Double.MAX_VALUE;
+        return dirtyPages * (PAGE + 1.0) / bw * 1000;
+    }
+
+    private void endRound(int round, long sent, long roundStart) throws IOException {
+        out.writeByte(MigrationProtocol.ROUND);
+        out.writeInt(round);
+        out.flush();
+        progress.bytesSent += 5;
+        double seconds = (System.nanoTime() - roundStart) / 1e9;
+        if (sent >= MIN_MEASURE_BYTES && seconds > 0) progress.bandwidth = sent / seconds;
+        progress.round = round + 1;
+        log.accept(String.format(Locale.ROOT, "migration: round %d sent %.1f MB in %.0f ms; %s",
+                round, sent / 1e6, seconds * 1000, progress));
+    }
+
+    /**
+     * Sends the pages set in {@code bitmap} (zero pages as ZERO), or with null every non-zero page
+     * (round 0). Returns the bytes written.
+     */
+    private long sendPages(long[] bitmap) throws IOException {
+        long pages = memory.size() / PAGE, before = progress.bytesSent;
+        long runStart = -1;
+        int runLength = 0;
+        boolean runZero = false;
+        for (long p = 0; p < pages; p++) {
+            if (bitmap != null) {
+                long w = bitmap[(int) (p >>> 6)];
+                if (w == 0) { // skip 64 clean pages at once
+                    if (runLength > 0) { flushRun(runStart, runLength, runZero); runLength = 0; }
+                    p |= 63;
+                    continue;
+                }
+                if ((w & (1L << p)) == 0) {
+                    if (runLength > 0) { flushRun(runStart, runLength, runZero); runLength = 0; }
+                    continue;
+                }
+            }
+            boolean isZero = memory.segment().asSlice(p * PAGE, PAGE).mismatch(zero) < 0;
+            if (isZero && bitmap == null) { // round 0: the destination's RAM is zero already
+                if (runLength > 0) { flushRun(runStart, runLength, runZero); runLength = 0; }
+                continue;
+            }
+            if (runLength > 0 && (isZero != runZero || runLength == MigrationProtocol.MAX_RUN)) {
+                flushRun(runStart, runLength, runZero);
+                runLength = 0;
+            }
+            if (runLength == 0) { runStart = p; runZero = isZero; }
+            if (!isZero) MemorySegment.copy(memory.segment(), ValueLayout.JAVA_BYTE, p * PAGE, buffer, runLength * PAGE, PAGE);
+            runLength++;
+        }
+        if (runLength > 0) flushRun(runStart, runLength, runZero);
+        out.flush();
+        touch();
+        return progress.bytesSent - before;
+    }
+
+    private void flushRun(long first, int count, boolean isZero) throws IOException {
+        out.writeByte(isZero ? MigrationProtocol.ZERO : MigrationProtocol.PAGES);
+        out.writeLong(first);
+        out.writeShort(count);
+        long n = 11;
+        if (!isZero) {
+            out.write(buffer, 0, count * PAGE);
+            n += (long) count * PAGE;
+        }
+        pagesSent += count;
+        progress.bytesSent += n;
+        touch();
+    }
+
+    private static long count(long[] bitmap) {
+        long n = 0;
+        for (long w : bitmap) n += Long.bitCount(w);
+        return n;
+    }
+}
