@@ -27,6 +27,16 @@ public final class BootedGuest implements AutoCloseable {
         this.console = console;
     }
 
+    /** The default guest image (pulled on first use); the calling test is skipped when it cannot be had. */
+    public static GuestImage defaultImage() {
+        try {
+            return new dev.visor.images.ImageStore().defaultImage(System.err);
+        } catch (dev.visor.images.ImageException e) {
+            org.junit.jupiter.api.Assumptions.abort("the default guest image cannot be obtained: " + e.getMessage());
+            return null;
+        }
+    }
+
     public static BootedGuest boot(GuestImage image, VmSpec.Devices devices) throws Exception {
         return boot(image, devices, VmSpec.DEFAULT_APPEND, 1);
     }

@@ -3,11 +3,8 @@ package dev.visor.vmm.guest;
 import dev.visor.block.BlockImages;
 import dev.visor.images.DataDisk;
 import dev.visor.images.GuestImage;
-import dev.visor.images.ImageException;
-import dev.visor.images.ImageStore;
 import dev.visor.vmm.DiskSpec;
 import dev.visor.vmm.VmSpec;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
@@ -35,23 +32,14 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class DiskGuestTest {
-    private GuestImage image;
 
     @TempDir
     Path dir;
 
-    @BeforeAll
-    void image() {
-        try {
-            image = new ImageStore().defaultImage(System.err);
-        } catch (ImageException e) {
-            image = null;
-        }
-    }
 
     @Test
     void filesSurviveAPowerOffOnRawQcow2OverlayAndQemuImgImages() throws Exception {
-        assumeTrue(image != null, "the default guest image cannot be obtained");
+        GuestImage image = BootedGuest.defaultImage();
         assumeTrue(qemuImgExists(), "qemu-img is not installed");
         Path content = Files.createDirectories(dir.resolve("content"));
         Files.writeString(content.resolve("hello.txt"), "made on the host\n");

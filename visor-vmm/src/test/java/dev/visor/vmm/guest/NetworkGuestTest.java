@@ -2,11 +2,8 @@ package dev.visor.vmm.guest;
 
 import com.sun.net.httpserver.HttpServer;
 import dev.visor.images.GuestImage;
-import dev.visor.images.ImageException;
-import dev.visor.images.ImageStore;
 import dev.visor.vmm.NetSpec;
 import dev.visor.vmm.VmSpec;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 
@@ -33,20 +30,11 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class NetworkGuestTest {
-    private GuestImage image;
 
-    @BeforeAll
-    void image() {
-        try {
-            image = new ImageStore().defaultImage(System.err);
-        } catch (ImageException e) {
-            image = null;
-        }
-    }
 
     @Test
     void natDhcpWgetPortForwardAndBalloon() throws Exception {
-        assumeTrue(image != null, "the default guest image cannot be obtained");
+        GuestImage image = BootedGuest.defaultImage();
         byte[] file = new byte[1 << 20];
         new Random(42).nextBytes(file);
         HttpServer http = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);

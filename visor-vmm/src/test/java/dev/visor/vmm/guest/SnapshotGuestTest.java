@@ -3,8 +3,6 @@ package dev.visor.vmm.guest;
 import dev.visor.block.BlockImages;
 import dev.visor.images.DataDisk;
 import dev.visor.images.GuestImage;
-import dev.visor.images.ImageException;
-import dev.visor.images.ImageStore;
 import dev.visor.machine.HostMemory;
 import dev.visor.vmm.DiskSpec;
 import dev.visor.vmm.NetSpec;
@@ -46,13 +44,7 @@ class SnapshotGuestTest {
 
     @Test
     void snapshotRestoresAndClonesShareMemory() throws Exception {
-        GuestImage image;
-        try {
-            image = new ImageStore().defaultImage(System.err);
-        } catch (ImageException e) {
-            image = null;
-        }
-        assumeTrue(image != null, "the default guest image cannot be obtained");
+        GuestImage image = BootedGuest.defaultImage();
         assumeTrue(qemuImgExists(), "qemu-img is not installed");
         Path content = Files.createDirectories(dir.resolve("content"));
         Files.writeString(content.resolve("hello.txt"), "made on the host\n");

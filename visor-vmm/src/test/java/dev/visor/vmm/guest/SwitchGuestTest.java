@@ -1,14 +1,11 @@
 package dev.visor.vmm.guest;
 
 import dev.visor.images.GuestImage;
-import dev.visor.images.ImageException;
-import dev.visor.images.ImageStore;
 import dev.visor.net.l2.SwitchPort;
 import dev.visor.net.l2.SwitchServer;
 import dev.visor.net.user.DhcpService;
 import dev.visor.vmm.NetSpec;
 import dev.visor.vmm.VmSpec;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
@@ -23,7 +20,6 @@ import java.util.regex.Pattern;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Two Debian guests on one {@code visor switch} with its DHCP service: both get addresses by DHCP,
@@ -32,23 +28,14 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class SwitchGuestTest {
     private static final Pattern INET = Pattern.compile("inet (10\\.0\\.3\\.\\d+)/24");
-    private GuestImage image;
 
     @TempDir
     Path dir;
 
-    @BeforeAll
-    void image() {
-        try {
-            image = new ImageStore().defaultImage(System.err);
-        } catch (ImageException e) {
-            image = null;
-        }
-    }
 
     @Test
     void twoVmsOnASwitchGetAddressesPingAndMoveAFile() throws Exception {
-        assumeTrue(image != null, "the default guest image cannot be obtained");
+        GuestImage image = BootedGuest.defaultImage();
         Path socket = dir.resolve("switch.sock");
         try (SwitchServer sw = SwitchServer.start(socket);
              DhcpService dhcp = DhcpService.start(SwitchPort.connect(socket), "10.0.3.0/24")) {

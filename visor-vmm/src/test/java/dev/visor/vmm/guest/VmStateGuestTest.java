@@ -1,8 +1,6 @@
 package dev.visor.vmm.guest;
 
 import dev.visor.images.GuestImage;
-import dev.visor.images.ImageException;
-import dev.visor.images.ImageStore;
 import dev.visor.vmm.RamSource;
 import dev.visor.vmm.VirtualMachine;
 import dev.visor.vmm.VmSpec;
@@ -13,7 +11,6 @@ import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * A real Debian guest moved between two VMs in this process: its state saved while paused, a
@@ -27,13 +24,7 @@ class VmStateGuestTest {
 
     @Test
     void savedAndRestoredGuestContinues() throws Exception {
-        GuestImage image;
-        try {
-            image = new ImageStore().defaultImage(System.err);
-        } catch (ImageException e) {
-            image = null;
-        }
-        assumeTrue(image != null, "the default guest image cannot be obtained");
+        GuestImage image = BootedGuest.defaultImage();
         VirtualMachine second = null;
         try (BootedGuest g = BootedGuest.boot(image, DEVICES)) {
             // the counter lives in the initramfs (RAM): no disk needed, and no output on the console
