@@ -30,10 +30,12 @@ import java.util.concurrent.Callable;
             "  snapshot [--paused] DIR  save the VM to a new directory;",
             "                       its disks are frozen (writes go on to overlays);",
             "                       'visor run --restore DIR' resumes it",
-            "  migrate tcp:HOST:PORT [downtime=MS]",
+            "  migrate tcp:HOST:PORT [downtime=MS] [copy-storage=on]",
             "                       live-migrate the VM to 'visor run --incoming tcp:HOST:PORT' (default",
             "                       downtime target 300 ms); progress goes to the VM's stderr; on success",
-            "                       this VM stops (its visor run exits 0), on failure it runs on",
+            "                       this VM stops (its visor run exits 0), on failure it runs on;",
+            "                       copy-storage=on copies the writable disks too (no shared storage):",
+            "                       the destination's --disk names where each copy goes",
             "  migrate-status       phase, rounds, MB sent, dirty rate, expected downtime"},
         usageHelpAutoWidth = true)
 final class ControlCommand implements Callable<Integer> {

@@ -114,7 +114,9 @@ final class RunCommand implements java.util.concurrent.Callable<Integer> {
     @Option(names = "--incoming", paramLabel = "tcp:HOST:PORT",
             description = "Wait for a live migration on HOST:PORT instead of booting ('visor control SOCKET migrate tcp:HOST:PORT' "
                     + "on the source), then run the migrated VM here. Give the source's --cpus, --memory, --disk (same paths: "
-                    + "shared storage), --net kinds, --rng, --balloon; hostfwd ports must differ from the source's.")
+                    + "shared storage; or, when the source migrates with copy-storage=on, where each writable disk's copy goes: "
+                    + "a file of the same virtual size, or a new one made in format= or the source's format), --net kinds, "
+                    + "--rng, --balloon; hostfwd ports must differ from the source's.")
     String incoming;
 
     @Spec
@@ -268,7 +270,8 @@ final class RunCommand implements java.util.concurrent.Callable<Integer> {
         try {
             for (String disk : disks) {
                 DiskSpec ds = DiskSpec.parse(disk);
-                existing("--disk", ds.path());
+                // --incoming: a storage migration creates the disk; without one the destination checks it exists
+                if (incoming == null) existing("--disk", ds.path());
                 d.add(ds);
             }
             boolean none = nets.contains("none");

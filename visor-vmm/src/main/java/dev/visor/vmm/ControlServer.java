@@ -34,9 +34,10 @@ import dev.visor.vmm.migration.MigrationSource;
  *   pause / resume            → ok paused / ok running (the guest sees no time pass meanwhile)
  *   status                    → ok running | ok paused
  *   snapshot [--paused] DIR   → ok DIR ram=BYTES state=BYTES pause_ms=N   (see {@link Snapshot}; DIR absolute)
- *   migrate tcp:HOST:PORT [downtime=MS]
+ *   migrate tcp:HOST:PORT [downtime=MS] [copy-storage=on]
  *                             → ok migrated total_ms=.. downtime_ms=.. rounds=.. sent_mb=..  (blocks; see
- *                               {@link MigrationSource}); after the answer this VM stops: its guest runs at the destination
+ *                               {@link MigrationSource}); after the answer this VM stops: its guest runs at the destination.
+ *                               copy-storage=on: the writable disks are copied too (no shared storage)
  *   migrate-status            → ok phase=precopy round=3 sent_mb=.. dirty_rate_mbps=.. expected_downtime_ms=.. | ok none
  * </pre>
  */
@@ -121,7 +122,10 @@ public final class ControlServer implements AutoCloseable {
                     yield "ok running";
                 }
                 case "status" -> vm.isPaused() ? "ok paused" : "ok running";
-                case "snapshot" -> snapshot(command.substring(w[0].length()).strip());
+                case "snapshot" -> {
+                    if (migrating()) yield "error: a migration is running (migrate-status); snapshot after it";
+                    yield snapshot(command.substring(w[0].length()).strip());
+                }
                 case "migrate" -> migrate(w);
                 case "migrate-status" -> migration == null ? "ok none" : "ok " + migration;
                 default -> "error: unknown command '" + w[0] + "' (try: " + COMMANDS + ")";
@@ -134,19 +138,32 @@ public final class ControlServer implements AutoCloseable {
     }
 
     static final String COMMANDS = "info, status, pause, resume, snapshot [--paused] DIR, resize DISK SIZE, balloon [SIZE], "
-            + "migrate tcp:HOST:PORT [downtime=MS], migrate-status";
+            + "migrate tcp:HOST:PORT [downtime=MS] [copy-storage=on], migrate-status";
+
+    private static final String MIGRATE_USAGE = "error: usage: migrate tcp:HOST:PORT [downtime=MS] [copy-storage=on]";
 
     private String migrate(String[] w) {
-        if (w.length < 2 || w.length > 3) return "error: usage: migrate tcp:HOST:PORT [downtime=MS]";
+        if (w.length < 2 || w.length > 4) return MIGRATE_USAGE;
         MigrationSource.Options options = MigrationSource.Options.DEFAULT;
-        if (w.length == 3) {
-            if (!w[2].startsWith("downtime=")) return "error: usage: migrate tcp:HOST:PORT [downtime=MS]";
-            try {
-                long ms = Long.parseLong(w[2].substring("downtime=".length()));
-                if (ms < 1) throw new NumberFormatException();
-                options = options.withDowntime(ms);
-            } catch (NumberFormatException e) {
-                return "error: downtime must be a number of milliseconds, e.g. downtime=300";
+        for (int i = 2; i < w.length; i++) {
+            String arg = w[i].toLowerCase(Locale.ROOT);
+            if (arg.startsWith("downtime=")) {
+                try {
+                    long ms = Long.parseLong(arg.substring("downtime=".length()));
+                    if (ms < 1) throw new NumberFormatException();
+                    options = options.withDowntime(ms);
+                } catch (NumberFormatException e) {
+                    return "error: downtime must be a number of milliseconds, e.g. downtime=300";
+                }
+            } else if (arg.startsWith("copy-storage=")) {
+                options = switch (arg.substring("copy-storage=".length())) {
+                    case "on", "true", "yes" -> options.withCopyStorage(true);
+                    case "off", "false", "no" -> options.withCopyStorage(false);
+                    default -> null;
+                };
+                if (options == null) return "error: copy-storage must be on or off";
+            } else {
+                return MIGRATE_USAGE;
             }
         }
         var to = MigrationProtocol.parseAddress(w[1]);
@@ -163,6 +180,11 @@ public final class ControlServer implements AutoCloseable {
         } catch (MigrationException e) {
             return "error: migration failed, the VM runs on here: " + e.getMessage();
         }
+    }
+
+    private boolean migrating() {
+        MigrationProgress p = migration;
+        return p != null && !isOver(p);
     }
 
     private static boolean isOver(MigrationProgress p) {

@@ -120,16 +120,30 @@ public final class VirtualMachine {
      * saved contents (a snapshot's RAM file mapped copy-on-write): nothing is copied.
      */
     public static VirtualMachine restore(VmSpec spec, byte[] state, GuestMemory ram, OutputStream console) throws VmConfigException {
-        return restore(spec, state, ram, null, console);
+        return restore(spec, state, ram, null, console, false);
+    }
+
+    /**
+     * As {@link #restore(VmSpec, byte[], GuestMemory, OutputStream)} for a storage migration's
+     * destination: the writable disks of {@code spec} hold copies of the source's, so their paths
+     * and formats may differ from the saved ones ({@link #checkShape(VmSpec, byte[], boolean)}).
+     */
+    public static VirtualMachine restoreWithCopiedDisks(VmSpec spec, byte[] state, GuestMemory ram, OutputStream console) throws VmConfigException {
+        return restore(spec, state, ram, null, console, true);
     }
 
     private static VirtualMachine restore(VmSpec spec, byte[] state, GuestMemory mapped, RamSource ram, OutputStream console)
             throws VmConfigException {
+        return restore(spec, state, mapped, ram, console, false);
+    }
+
+    private static VirtualMachine restore(VmSpec spec, byte[] state, GuestMemory mapped, RamSource ram, OutputStream console,
+                                          boolean disksCopied) throws VmConfigException {
         StateTree tree;
         VmSpec shaped;
         try {
             tree = StateTree.decode(state);
-            shaped = VmState.specForRestore(spec, tree);
+            shaped = VmState.specForRestore(spec, tree, disksCopied);
         } catch (StateException e) {
             throw new VmConfigException("cannot restore: " + e.getMessage());
         }
@@ -138,7 +152,7 @@ public final class VirtualMachine {
             if (ram != null) ram.copyTo(vm.board.memory);
             vm.board.clock.pause();
             vm.board.harts.pause(); // no threads yet: only marks the pause, which they will see first
-            VmState.apply(vm.board, shaped, tree);
+            VmState.apply(vm.board, shaped, tree, disksCopied);
         } catch (StateException | IOException e) {
             vm.stop();
             throw new VmConfigException("cannot restore: " + e.getMessage());
@@ -249,12 +263,38 @@ public final class VirtualMachine {
      * naming the first difference (e.g. the RAM sizes).
      */
     public static void checkShape(VmSpec spec, byte[] shape) throws VmConfigException {
+        checkShape(spec, shape, false);
+    }
+
+    /**
+     * As {@link #checkShape(VmSpec, byte[])}; with {@code disksCopied} (a storage migration) the
+     * writable disks may be other files, of either format: their contents will be copied in.
+     */
+    public static void checkShape(VmSpec spec, byte[] shape, boolean disksCopied) throws VmConfigException {
         try {
-            VmState.checkShape(StateTree.decode(shape), spec);
+            VmState.checkShape(StateTree.decode(shape), spec, disksCopied);
         } catch (StateException e) {
             throw new VmConfigException(e.getMessage());
         }
     }
+
+    /**
+     * One disk of a {@link #shape}: its path and image format at the source, its virtual size, and
+     * which file it is ({@code host:(dev=..,ino=..)}, or null) so a copy is never made onto itself.
+     */
+    public record ShapeDisk(String path, String format, long size, boolean readOnly, String fileKey) {}
+
+    /** The disks of a {@link #shape}, in slot order (vda first). */
+    public static java.util.List<ShapeDisk> shapeDisks(byte[] shape) throws VmConfigException {
+        try {
+            return VmState.disks(StateTree.decode(shape));
+        } catch (StateException e) {
+            throw new VmConfigException(e.getMessage());
+        }
+    }
+
+    /** {@code host:(dev=..,ino=..)} of an existing file, or null: compare with {@link ShapeDisk#fileKey}. */
+    public static String fileKey(Path path) { return VmState.fileKey(path); }
 
     /** Writes every disk's cached data to its image (before another process opens the images). */
     public void flushDisks() throws IOException {

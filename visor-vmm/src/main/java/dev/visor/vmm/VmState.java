@@ -52,8 +52,8 @@ final class VmState {
     }
 
     /** Sets a freshly built, not yet running VM to {@code tree}. */
-    static void apply(VirtBoard board, VmSpec spec, StateTree tree) throws StateException {
-        checkShape(tree.reader(SHAPE), spec);
+    static void apply(VirtBoard board, VmSpec spec, StateTree tree, boolean disksCopied) throws StateException {
+        checkShape(tree.reader(SHAPE), spec, disksCopied);
         tree.restore(board.clock);
         for (int i = 0; i < board.harts.count(); i++) tree.restore(new HartState(board.harts.hart(i)));
         tree.restore(board.plic);
@@ -80,18 +80,35 @@ final class VmState {
         return tree;
     }
 
-    /** Refuses {@code spec} unless it has the shape saved in {@code tree}, naming the first difference. */
-    static void checkShape(StateTree tree, VmSpec spec) throws StateException {
-        checkShape(tree.reader(SHAPE), spec);
+    /**
+     * Refuses {@code spec} unless it has the shape saved in {@code tree}, naming the first difference.
+     * With {@code disksCopied} (a storage migration) the writable disks may be other files of other
+     * formats: their contents are copied into them; the sizes are checked where the copy is made.
+     */
+    static void checkShape(StateTree tree, VmSpec spec, boolean disksCopied) throws StateException {
+        checkShape(tree.reader(SHAPE), spec, disksCopied);
+    }
+
+    /** The disks of a saved shape, in slot order. */
+    static List<VirtualMachine.ShapeDisk> disks(StateTree tree) throws StateException {
+        StateReader r = tree.reader(SHAPE);
+        List<VirtualMachine.ShapeDisk> out = new ArrayList<>();
+        int n = r.getInt("disks", 0);
+        if (n < 0 || n > 64) throw new StateException("the shape has " + n + " disks");
+        for (int i = 0; i < n; i++) {
+            out.add(new VirtualMachine.ShapeDisk(r.getString("disk" + i + ".path", ""), r.getString("disk" + i + ".imageFormat", null),
+                    r.getLong("disk" + i + ".size", -1), r.getBool("disk" + i + ".readOnly", false), r.getString("disk" + i + ".fileKey", null)));
+        }
+        return out;
     }
 
     /**
      * The spec to build the restored VM from: {@code spec} with each network card's MAC taken from
      * the state when the spec leaves it to the VMM (the guest knows its MAC; it must not change).
      */
-    static VmSpec specForRestore(VmSpec spec, StateTree tree) throws StateException {
+    static VmSpec specForRestore(VmSpec spec, StateTree tree, boolean disksCopied) throws StateException {
         StateReader r = tree.reader(SHAPE);
-        checkShape(r, spec);
+        checkShape(r, spec, disksCopied);
         List<NetSpec> nets = new ArrayList<>();
         for (int i = 0; i < spec.devices().nets().size(); i++) {
             NetSpec n = spec.devices().nets().get(i);
@@ -119,6 +136,15 @@ final class VmState {
                     w.putString("disk" + i + ".path", disk.path().toAbsolutePath().normalize().toString());
                     if (disk.format() != null) w.putString("disk" + i + ".format", disk.format());
                     w.putBool("disk" + i + ".readOnly", disk.readOnly());
+                    String key = fileKey(disk.path());
+                    if (key != null) w.putString("disk" + i + ".fileKey", key);
+                }
+                int blk = 0;
+                for (VirtioMmio t : board.virtioDevices()) {
+                    if (t.device() instanceof dev.visor.devices.virtio.blk.VirtioBlk b) {
+                        w.putLong("disk" + blk + ".size", b.disk().size());
+                        w.putString("disk" + blk++ + ".imageFormat", b.disk().format());
+                    }
                 }
                 w.putInt("nets", d.nets().size());
                 for (int i = 0; i < d.nets().size(); i++) w.putString("net" + i + ".kind", d.nets().get(i).kind().name());
@@ -143,8 +169,21 @@ final class VmState {
         return mac;
     }
 
+    /**
+     * Which file a disk is, across hosts: the host's name and the file system's key (device and
+     * inode). A storage migration refuses to copy a disk onto the very file it is read from.
+     */
+    static String fileKey(java.nio.file.Path path) {
+        try {
+            Object key = java.nio.file.Files.readAttributes(path, java.nio.file.attribute.BasicFileAttributes.class).fileKey();
+            return key == null ? null : java.net.InetAddress.getLocalHost().getHostName() + ":" + key;
+        } catch (java.io.IOException e) {
+            return null;
+        }
+    }
+
     /** Refuses a VM of another shape than the saved one, naming the first difference. */
-    private static void checkShape(StateReader r, VmSpec spec) throws StateException {
+    private static void checkShape(StateReader r, VmSpec spec, boolean disksCopied) throws StateException {
         r.requireVersion(1);
         VmSpec.Devices d = spec.devices();
         differ("--cpus", r.getInt("cpus", -1), spec.cpus());
@@ -154,6 +193,11 @@ final class VmState {
             DiskSpec disk = d.disks().get(i);
             String path = disk.path().toAbsolutePath().normalize().toString();
             String saved = r.getString("disk" + i + ".path", path);
+            boolean savedReadOnly = r.getBool("disk" + i + ".readOnly", disk.readOnly());
+            if (disksCopied && !savedReadOnly) { // its contents are copied into whatever file this VM names
+                if (disk.readOnly()) throw new StateException("disk " + i + " is writable at the source, " + disk.path() + " is read-only here");
+                continue;
+            }
             boolean overlay = !saved.equals(path) && overlayOf(disk.path(), saved);
             if (!saved.equals(path) && !overlay) {
                 throw new StateException("disk " + i + " was " + saved + " when saved, not " + path + " (nor an overlay on it)");

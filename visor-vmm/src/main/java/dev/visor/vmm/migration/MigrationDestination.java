@@ -2,6 +2,7 @@ package dev.visor.vmm.migration;
 
 import dev.visor.board.virt.VirtMemoryMap;
 import dev.visor.machine.GuestMemory;
+import dev.visor.vmm.DiskSpec;
 import dev.visor.vmm.VirtualMachine;
 import dev.visor.vmm.VmConfigException;
 import dev.visor.vmm.VmSpec;
@@ -19,6 +20,8 @@ import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
+import java.nio.file.Files;
+import java.util.List;
 import java.util.function.Consumer;
 
 /**
@@ -34,7 +37,10 @@ import java.util.function.Consumer;
  * The VM is built (its disks opened, its network set up, its control socket bound) only once the
  * source has paused its guest and sent the state: with shared storage the source has flushed its
  * disks and writes no more. Until then, everything received is RAM in this process only; a broken
- * stream, a timeout or a bad message throws it away and {@link #accept} fails.
+ * stream, a timeout or a bad message throws it away and {@link #accept} fails. With copy-storage
+ * the writable disks' contents arrive too and go into the image files the spec names
+ * ({@link DiskTargets}: created if missing); the VM opens them only after the source's GO is
+ * pending, and a failure before GO deletes the files this migration created.
  */
 public final class MigrationDestination implements AutoCloseable {
     private static final int PAGE = (int) GuestMemory.PAGE_SIZE;
@@ -100,25 +106,46 @@ public final class MigrationDestination implements AutoCloseable {
         }
         int version = in.readInt();
         if (version != MigrationProtocol.VERSION) {
-            String why = "this Visor speaks migration protocol version " + MigrationProtocol.VERSION + ", the source " + version;
-            MigrationProtocol.writeReason(out, MigrationProtocol.REFUSE, why);
-            throw new MigrationException("refused: " + why);
+            throw refuse(out, "this Visor speaks migration protocol version " + MigrationProtocol.VERSION + ", the source " + version);
         }
+        int flags = in.readInt();
+        if ((flags & ~MigrationProtocol.KNOWN_FLAGS) != 0) {
+            throw refuse(out, "the source asks for migration features " + Integer.toHexString(flags) + " this Visor does not know");
+        }
+        boolean copyStorage = (flags & MigrationProtocol.COPY_STORAGE) != 0;
         byte[] shape = readSized(in, "shape");
+        List<VirtualMachine.ShapeDisk> sourceDisks;
         try {
-            VirtualMachine.checkShape(spec, shape);
+            VirtualMachine.checkShape(spec, shape, copyStorage);
+            sourceDisks = VirtualMachine.shapeDisks(shape);
         } catch (VmConfigException e) {
-            String why = e.getMessage().replace("the VM was saved with", "the source VM has");
-            MigrationProtocol.writeReason(out, MigrationProtocol.REFUSE, why);
-            throw new MigrationException("refused: " + why);
+            throw refuse(out, e.getMessage().replace("the VM was saved with", "the source VM has").replace("when saved", "at the source"));
         }
-        GuestMemory memory = new GuestMemory(VirtMemoryMap.DRAM.base, spec.memoryBytes());
-        out.writeByte(MigrationProtocol.ACCEPT);
-        out.flush();
+        DiskTargets targets = null;
+        if (copyStorage) {
+            try {
+                targets = DiskTargets.prepare(spec, sourceDisks);
+            } catch (MigrationException e) {
+                throw refuse(out, e.getMessage());
+            }
+        } else {
+            for (DiskSpec d : spec.devices().disks()) {
+                if (!Files.exists(d.path())) {
+                    throw refuse(out, "disk " + d.path() + " does not exist here; without shared storage migrate with copy-storage=on");
+                }
+            }
+        }
 
-        boolean built = false;
+        boolean built = false, kept = false;
+        GuestMemory memory = null;
         try {
-            // ---- RAM rounds, then the state
+            memory = new GuestMemory(VirtMemoryMap.DRAM.base, spec.memoryBytes());
+            out.writeByte(MigrationProtocol.ACCEPT);
+            out.flush();
+            if (targets != null) log.accept("migration: copying " + targets.count() + " disk(s) into " + spec.devices().disks().stream()
+                    .filter(d -> !d.readOnly()).map(d -> d.path().toString()).toList());
+
+            // ---- disks, RAM rounds, then the state
             byte[] buffer = new byte[MigrationProtocol.MAX_RUN * PAGE];
             long pages = memory.size() / PAGE, received = 0;
             byte[] state = null;
@@ -141,8 +168,15 @@ public final class MigrationDestination implements AutoCloseable {
                             ram.asSlice(first * PAGE, (long) count * PAGE).fill((byte) 0);
                         }
                     }
-                    case MigrationProtocol.ROUND -> log.accept("migration: round " + in.readInt() + " received, "
-                            + received / 1_000_000 + " MB so far");
+                    case MigrationProtocol.DISK, MigrationProtocol.DISK_ZERO -> {
+                        if (targets == null) throw new MigrationException("protocol error: disk data without copy-storage");
+                        targets.receive(type, in);
+                    }
+                    case MigrationProtocol.ROUND -> {
+                        log.accept("migration: round " + in.readInt() + " received, " + received / 1_000_000 + " MB of RAM"
+                                + (targets == null ? "" : ", " + targets.dataBytes() / 1_000_000 + " MB of disk") + " so far");
+                        if (targets != null) targets.flush(); // little is left for the flush at the switch-over
+                    }
                     case MigrationProtocol.STATE -> state = readSized(in, "state");
                     case MigrationProtocol.DONE -> { break loop; }
                     default -> throw new MigrationException("protocol error: unexpected message type " + type);
@@ -153,8 +187,9 @@ public final class MigrationDestination implements AutoCloseable {
             // ---- switch-over: build the VM, paused; the source resumes its own if this fails
             VirtualMachine vm;
             try {
-                vm = VirtualMachine.restore(spec, state, memory, console);
-            } catch (VmConfigException e) {
+                vm = targets == null ? VirtualMachine.restore(spec, state, memory, console)
+                        : VirtualMachine.restoreWithCopiedDisks(targets.finish(spec), state, memory, console);
+            } catch (VmConfigException | IOException e) {
                 MigrationProtocol.writeReason(out, MigrationProtocol.REFUSE, e.getMessage());
                 throw e;
             }
@@ -168,6 +203,7 @@ public final class MigrationDestination implements AutoCloseable {
                 vm.stop(); // the source keeps the guest
                 throw e;
             }
+            kept = true; // the commit point: the disk copies are this VM's disks now
             vm.resume();
             try {
                 out.writeByte(MigrationProtocol.RESUMED);
@@ -175,11 +211,19 @@ public final class MigrationDestination implements AutoCloseable {
             } catch (IOException e) {
                 log.accept("migration: could not confirm the resume to the source: " + e.getMessage());
             }
-            log.accept("migration: the VM runs here now (" + received / 1_000_000 + " MB of RAM received)");
+            log.accept("migration: the VM runs here now (" + received / 1_000_000 + " MB of RAM"
+                    + (targets == null ? "" : ", " + targets.dataBytes() / 1_000_000 + " MB of disk") + " received)");
             return vm;
         } finally {
-            if (!built) memory.release(memory.base(), memory.size());
+            if (!built && memory != null) memory.release(memory.base(), memory.size());
+            if (!kept && targets != null) targets.discard();
         }
+    }
+
+    /** Tells the source why it is refused, and returns the exception that ends this side. */
+    private static MigrationException refuse(DataOutputStream out, String why) throws IOException {
+        MigrationProtocol.writeReason(out, MigrationProtocol.REFUSE, why);
+        return new MigrationException("refused: " + why);
     }
 
     private static byte[] readSized(DataInputStream in, String what) throws IOException {

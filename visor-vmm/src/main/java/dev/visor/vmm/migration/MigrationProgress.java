@@ -8,7 +8,7 @@ import java.util.Locale;
  * one round's bytes with the previous round's rate.
  */
 public final class MigrationProgress {
-    public enum Phase { CONNECTING, PRECOPY, STOP_AND_COPY, SWITCHING_OVER, COMPLETED, FAILED }
+    public enum Phase { CONNECTING, DISK_COPY, PRECOPY, STOP_AND_COPY, SWITCHING_OVER, COMPLETED, FAILED }
 
     volatile Phase phase = Phase.CONNECTING;
     /** Rounds sent so far (round 0 is the whole RAM). */
@@ -25,6 +25,10 @@ public final class MigrationProgress {
     volatile double expectedDowntimeMillis;
     /** Auto-converge: share of time the vCPUs are held back. */
     volatile int throttlePercent;
+    /** Copy-storage: guest-visible bytes of the writable disks, and how far the first full pass got. */
+    volatile long diskBytesTotal, diskBytesCopied;
+    /** Copy-storage: disk data sent (changed chunks sent again count again), and chunks changed and not yet resent. */
+    volatile long diskBytesSent, diskDirtyChunks;
     volatile long startNanos = System.nanoTime();
     /** Set when done: from the source's pause to the destination's answer that the guest runs. */
     volatile double downtimeMillis = -1;
@@ -37,6 +41,8 @@ public final class MigrationProgress {
     public double downtimeMillis() { return downtimeMillis; }
     public double totalMillis() { return totalMillis; }
     public String error() { return error; }
+    public long diskBytesCopied() { return diskBytesCopied; }
+    public long diskBytesTotal() { return diskBytesTotal; }
 
     /** One line: {@code phase=precopy round=3 sent_mb=120.4 dirty_rate_mbps=1.2 ...}. */
     @Override
@@ -45,6 +51,10 @@ public final class MigrationProgress {
                 .append(" round=").append(round)
                 .append(String.format(Locale.ROOT, " sent_mb=%.1f dirty_pages=%d dirty_rate_mbps=%.1f bandwidth_mbps=%.1f expected_downtime_ms=%.0f throttle=%d%%",
                         bytesSent / 1e6, dirtyPages, dirtyRate / 1e6, bandwidth / 1e6, expectedDowntimeMillis, throttlePercent));
+        if (diskBytesTotal > 0) {
+            s.append(String.format(Locale.ROOT, " disk_copied_mb=%.1f/%.1f disk_sent_mb=%.1f disk_dirty_chunks=%d",
+                    diskBytesCopied / 1e6, diskBytesTotal / 1e6, diskBytesSent / 1e6, diskDirtyChunks));
+        }
         if (totalMillis >= 0) s.append(String.format(Locale.ROOT, " total_ms=%.0f", totalMillis));
         if (downtimeMillis >= 0) s.append(String.format(Locale.ROOT, " downtime_ms=%.1f", downtimeMillis));
         if (error != null) s.append(" error: ").append(error);

@@ -11,13 +11,18 @@ import java.nio.charset.StandardCharsets;
  *
  * <pre>
  *   source                                            destination
- *   HELLO  magic "VISORMIG" u32 version u32 len shape ─▶  checks version and shape (VirtualMachine.checkShape)
+ *   HELLO  magic "VISORMIG" u32 version u32 flags u32 len shape
+ *                                                 ─▶  checks version, flags and shape (VirtualMachine.checkShape)
  *                                                  ◀─  ACCEPT | REFUSE u16 len utf8 reason   (nothing changed yet)
+ *   with COPY_STORAGE: DISK / DISK_ZERO for every chunk of every writable disk,
+ *            then rounds of the chunks the guest changed meanwhile
  *   round 0: PAGES for every non-zero page            (the destination's RAM starts zeroed)
  *   round n: PAGES / ZERO for pages dirtied since     (a page that became zero is sent as ZERO)
+ *            [DISK / DISK_ZERO for chunks changed since]
  *            ROUND u32 n after each round
  *   -- source pauses the guest --
- *   last dirty pages, STATE u32 len bytes, DONE   ─▶  builds the VM from RAM + state, paused
+ *   last dirty pages, [last changed chunks,] STATE u32 len bytes, DONE
+ *                                                 ─▶  [flushes the disk copies;] builds the VM from RAM + state, paused
  *                                                  ◀─  READY | REFUSE reason
  *   GO                                            ─▶  resumes the guest            (the commit point)
  *                                                  ◀─  RESUMED
@@ -25,7 +30,13 @@ import java.nio.charset.StandardCharsets;
  *
  *   PAGES u64 first-page u16 count, count × 4096 bytes   (count 1..MAX_RUN, pages in guest RAM)
  *   ZERO  u64 first-page u16 count
+ *   DISK      u8 disk u64 offset u32 length, length bytes   (disk: index in the VM's disks, vda = 0;
+ *   DISK_ZERO u8 disk u64 offset u32 length                  offset a multiple of DISK_CHUNK, length ≤ it)
  * </pre>
+ *
+ * Flags in HELLO: {@link #COPY_STORAGE}: the writable disks are copied through the stream (the
+ * destination names its own image files for them, created if missing); without it the storage is
+ * shared and the destination opens the source's images after the source flushed them.
  *
  * Before GO, any error on either side (a closed connection, a timeout, a refusal) leaves the guest
  * running on the source; the destination throws everything away and fails.
@@ -33,10 +44,24 @@ import java.nio.charset.StandardCharsets;
 public final class MigrationProtocol {
     static final long MAGIC = 0x5649534f524d4947L; // "VISORMIG"
     /** Bumped on any change of the stream; a destination refuses other versions. */
-    static final int VERSION = 1;
+    static final int VERSION = 2;
 
     static final int HELLO = 1, ACCEPT = 2, REFUSE = 3, PAGES = 4, ZERO = 5, ROUND = 6, STATE = 7, DONE = 8,
-            READY = 9, GO = 10, RESUMED = 11;
+            READY = 9, GO = 10, RESUMED = 11, DISK = 12, DISK_ZERO = 13;
+
+    /** HELLO flag: storage migration, the writable disks' contents travel in the stream. */
+    static final int COPY_STORAGE = 1;
+    /** HELLO flags this version knows; a destination refuses others. */
+    static final int KNOWN_FLAGS = COPY_STORAGE;
+
+    /**
+     * Bytes per disk chunk: the unit of the dirty bitmap and of a DISK message. Small enough that the
+     * last round (sent with the guest paused) carries little beyond what changed; large enough that
+     * the bitmap of a 1 TiB disk is 512 KiB and a read is one efficient I/O.
+     */
+    static final int DISK_CHUNK = 256 << 10;
+    /** Largest DISK payload a destination accepts. */
+    static final int MAX_DISK_CHUNK = DISK_CHUNK;
 
     /** Pages in one PAGES or ZERO message: 1 MiB, so a reader never buffers more. */
     static final int MAX_RUN = 256;

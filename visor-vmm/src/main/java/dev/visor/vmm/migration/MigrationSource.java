@@ -37,31 +37,62 @@ import java.util.function.Consumer;
  * sent, twice in a row, the vCPUs are throttled (20 %, then 10 % more each time, at most 90 %).
  * Until the destination says READY and this side sends GO, any failure turns dirty logging off,
  * lifts the throttle and resumes the guest here.
+ *
+ * <p>With {@link Options#copyStorage} (no shared storage) each writable disk gets a
+ * {@link DirtyTrackingBackend} in front of its image first, and before RAM pre-copy begins the
+ * whole disk goes over ({@link DiskMirror}), then rounds of the chunks the guest changed until at
+ * most {@value #DISK_SETTLE_BYTES} bytes are dirty. From then on each RAM round carries the chunks
+ * changed since, the expected downtime counts them, and the stop-and-copy sends the last ones while
+ * the guest is paused. The destination writes the copies to its own files and opens them as the
+ * VM's disks only at the switch-over; until GO the disks here stay the VM's, and the trackers are
+ * taken out whatever the outcome.
  */
 public final class MigrationSource {
     /**
      * @param downtimeMillis the stop-and-copy may last about this long (default 300)
      * @param maxRounds      pre-copy rounds before stopping anyway (a guest that outruns the link even throttled)
      * @param autoConverge   throttle the vCPUs when the guest dirties faster than the link carries
+     * @param copyStorage    copy the writable disks' contents too (no shared storage; see {@link DiskMirror})
      */
-    public record Options(long downtimeMillis, int maxRounds, boolean autoConverge) {
-        public static final Options DEFAULT = new Options(300, 30, true);
+    public record Options(long downtimeMillis, int maxRounds, boolean autoConverge, boolean copyStorage) {
+        public static final Options DEFAULT = new Options(300, 30, true, false);
 
-        public Options withDowntime(long millis) { return new Options(millis, maxRounds, autoConverge); }
+        public Options(long downtimeMillis, int maxRounds, boolean autoConverge) {
+            this(downtimeMillis, maxRounds, autoConverge, false);
+        }
+
+        public Options withDowntime(long millis) { return new Options(millis, maxRounds, autoConverge, copyStorage); }
+
+        public Options withCopyStorage(boolean on) { return new Options(downtimeMillis, maxRounds, autoConverge, on); }
     }
 
-    /** What a finished migration did. */
-    public record Result(double totalMillis, double downtimeMillis, int rounds, long bytesSent, long pagesSent, int maxThrottle) {
+    /**
+     * What a finished migration did.
+     *
+     * @param diskBytes  disk data sent (chunks sent again after the guest changed them count again); 0 without copy-storage
+     * @param diskMillis time of the disks' first full pass, before RAM pre-copy began
+     */
+    public record Result(double totalMillis, double downtimeMillis, int rounds, long bytesSent, long pagesSent, int maxThrottle,
+                         long diskBytes, double diskMillis) {
+        public Result(double totalMillis, double downtimeMillis, int rounds, long bytesSent, long pagesSent, int maxThrottle) {
+            this(totalMillis, downtimeMillis, rounds, bytesSent, pagesSent, maxThrottle, 0, 0);
+        }
+
         @Override
         public String toString() {
             return String.format(Locale.ROOT, "total_ms=%.0f downtime_ms=%.1f rounds=%d sent_mb=%.1f pages=%d throttle=%d%%",
-                    totalMillis, downtimeMillis, rounds, bytesSent / 1e6, pagesSent, maxThrottle);
+                    totalMillis, downtimeMillis, rounds, bytesSent / 1e6, pagesSent, maxThrottle)
+                    + (diskMillis > 0 || diskBytes > 0 ? String.format(Locale.ROOT, " disk_mb=%.1f disk_copy_ms=%.0f", diskBytes / 1e6, diskMillis) : "");
         }
     }
 
     private static final int PAGE = (int) GuestMemory.PAGE_SIZE;
     /** A round must send at least this much for its rate to say something about the link. */
     private static final long MIN_MEASURE_BYTES = 4L << 20;
+    /** Disk rounds before RAM pre-copy go on while more than this is dirty (later changes ride along with the RAM rounds). */
+    private static final long DISK_SETTLE_BYTES = 8L << 20;
+    /** Disk rounds before RAM pre-copy, at most (a guest that writes faster than the link carries). */
+    private static final int MAX_DISK_ROUNDS = 10;
 
     private final VirtualMachine vm;
     private final GuestMemory memory;
@@ -74,6 +105,9 @@ public final class MigrationSource {
     private final byte[] buffer = new byte[MigrationProtocol.MAX_RUN * PAGE];
     private final MemorySegment zero = MemorySegment.ofArray(new byte[PAGE]);
     private long pagesSent;
+    /** With copy-storage: the disks' mirror, and the trackers put in place of their images (to be taken out again). */
+    private DiskMirror mirror;
+    private final java.util.List<dev.visor.devices.virtio.blk.VirtioBlk> tracked = new java.util.ArrayList<>();
     /** System.nanoTime() of the last byte that went out or came in: the watchdog's clock. */
     private volatile long lastProgress = System.nanoTime();
     private volatile boolean finished;
@@ -122,6 +156,7 @@ public final class MigrationSource {
             out.writeByte(MigrationProtocol.HELLO);
             out.writeLong(MigrationProtocol.MAGIC);
             out.writeInt(MigrationProtocol.VERSION);
+            out.writeInt(options.copyStorage() ? MigrationProtocol.COPY_STORAGE : 0);
             out.writeInt(shape.length);
             out.write(shape);
             out.flush();
@@ -129,12 +164,17 @@ public final class MigrationSource {
             if (answer != MigrationProtocol.ACCEPT) throw MigrationProtocol.unexpected(in, answer, "ACCEPT");
             touch();
 
+            // ---- storage: every chunk, then the chunks changed meanwhile, while the guest runs
+            double diskMillis = 0;
+            if (options.copyStorage()) diskMillis = copyDisks();
+
             // ---- pre-copy
             progress.phase = MigrationProgress.Phase.PRECOPY;
             harts.startDirtyLog();
             long[] dirty = new long[memory.dirtyBitmapWords()];
             long roundStart = System.nanoTime(), lastRead = roundStart;
             long sent = sendPages(null);
+            if (mirror != null) sent += mirror.sendDirty();
             endRound(0, sent, roundStart);
             int hot = 0;
             int round = 1;
@@ -147,11 +187,14 @@ public final class MigrationSource {
                 lastRead = now;
                 progress.dirtyPages = dirtyCount;
                 progress.dirtyRate = dirtyCount * PAGE / seconds;
-                double expected = expectedDowntime(dirtyCount);
+                long dirtyChunks = mirror == null ? 0 : mirror.dirtyChunks();
+                progress.diskDirtyChunks = dirtyChunks;
+                double expected = expectedDowntime(dirtyCount, dirtyChunks);
                 progress.expectedDowntimeMillis = expected;
                 if (expected <= options.downtimeMillis() || round > options.maxRounds()) break;
                 roundStart = System.nanoTime();
                 sent = sendPages(dirty);
+                if (mirror != null) sent += mirror.sendDirty();
                 // auto-converge: the guest dirtied more than half of what the last round carried
                 if (options.autoConverge() && (double) dirtyCount * PAGE > 0.5 * Math.max(sent, 1)) {
                     if (++hot >= 2) {
@@ -183,6 +226,12 @@ public final class MigrationSource {
             long lastPages = count(dirty);
             long paused = System.nanoTime();
             sendPages(dirty);
+            long lastChunks = 0;
+            if (mirror != null) { // the guest is paused and its disks quiesced: these are the last changes
+                long chunksBefore = mirror.chunksSent();
+                mirror.sendDirty();
+                lastChunks = mirror.chunksSent() - chunksBefore;
+            }
             long pagesSentAt = System.nanoTime();
             vm.flushDisks(); // the destination opens the same images once it has the state
             long flushed = System.nanoTime();
@@ -209,14 +258,15 @@ public final class MigrationSource {
                 log.accept("migration: the destination did not confirm the resume: " + e.getMessage());
             }
             long end = System.nanoTime();
-            log.accept(String.format(Locale.ROOT, "migration: stop-and-copy: %d pages, %d bytes of state; paused %.1f ms: "
-                            + "pause %.1f, pages %.1f, disk flush %.1f, state %.1f, destination build %.1f, go/resumed %.1f",
-                    lastPages, state.length, (end - pauseAt) / 1e6, (paused - pauseAt) / 1e6, (pagesSentAt - paused) / 1e6,
+            log.accept(String.format(Locale.ROOT, "migration: stop-and-copy: %d pages, %d disk chunks, %d bytes of state; paused %.1f ms: "
+                            + "pause %.1f, pages+chunks %.1f, disk flush %.1f, state %.1f, destination build %.1f, go/resumed %.1f",
+                    lastPages, lastChunks, state.length, (end - pauseAt) / 1e6, (paused - pauseAt) / 1e6, (pagesSentAt - paused) / 1e6,
                     (flushed - pagesSentAt) / 1e6, (stateSent - flushed) / 1e6, (ready - stateSent) / 1e6, (end - ready) / 1e6));
             progress.downtimeMillis = (end - pauseAt) / 1e6;
             progress.totalMillis = (end - t0) / 1e6;
             progress.phase = MigrationProgress.Phase.COMPLETED;
-            Result r = new Result(progress.totalMillis, progress.downtimeMillis, progress.round, progress.bytesSent, pagesSent, maxThrottle);
+            Result r = new Result(progress.totalMillis, progress.downtimeMillis, progress.round, progress.bytesSent, pagesSent, maxThrottle,
+                    mirror == null ? 0 : mirror.dataBytes(), diskMillis);
             log.accept("migration: completed: " + r);
             return r;
         } catch (IOException | RuntimeException e) {
@@ -240,8 +290,56 @@ public final class MigrationSource {
             } catch (IOException ignored) {
                 // nothing more to say to the destination
             }
+            untrackDisks(); // the source's disks are its images again (on success this VM only stops)
             if (!committed && pausedHere) vm.resume();
         }
+    }
+
+    /**
+     * Puts a {@link DirtyTrackingBackend} in front of each writable disk, sends every chunk, then
+     * rounds of the changed chunks until few are left (the rest go with the RAM rounds and the
+     * stop-and-copy). Returns the milliseconds it took.
+     */
+    private double copyDisks() throws IOException {
+        progress.phase = MigrationProgress.Phase.DISK_COPY;
+        long start = System.nanoTime();
+        java.util.List<DiskMirror.Disk> disks = new java.util.ArrayList<>();
+        java.util.List<dev.visor.devices.virtio.blk.VirtioBlk> all = vm.disks();
+        for (int i = 0; i < all.size(); i++) {
+            var d = all.get(i);
+            if (d.disk().readOnly()) continue; // shared: the destination checked it names the same file
+            DirtyTrackingBackend tracker = new DirtyTrackingBackend(d.disk(), MigrationProtocol.DISK_CHUNK);
+            d.replaceBackend(tracker);
+            tracked.add(d);
+            disks.add(new DiskMirror.Disk(i, tracker));
+        }
+        mirror = new DiskMirror(disks, out, n -> {
+            progress.bytesSent += n;
+            progress.diskBytesCopied = mirror.coveredBytes();
+            progress.diskBytesSent = mirror.dataBytes();
+            touch();
+        });
+        progress.diskBytesTotal = mirror.totalBytes();
+        long sent = mirror.sendAll();
+        double seconds = (System.nanoTime() - start) / 1e9;
+        if (mirror.dataBytes() >= MIN_MEASURE_BYTES && seconds > 0) progress.bandwidth = sent / seconds;
+        log.accept(String.format(Locale.ROOT, "migration: disks: %.1f MB of %.1f MB were data, sent in %.0f ms; %d chunks changed meanwhile",
+                mirror.dataBytes() / 1e6, mirror.totalBytes() / 1e6, seconds * 1000, mirror.dirtyChunks()));
+        for (int r = 1; r <= MAX_DISK_ROUNDS && (long) mirror.dirtyChunks() * mirror.chunkSize() > DISK_SETTLE_BYTES; r++) {
+            long t = System.nanoTime();
+            long n = mirror.sendDirty();
+            log.accept(String.format(Locale.ROOT, "migration: disk round %d sent %.1f MB in %.0f ms", r, n / 1e6, (System.nanoTime() - t) / 1e6));
+        }
+        return (System.nanoTime() - start) / 1e6;
+    }
+
+    /** Takes the trackers out again (each disk's own image back in place). */
+    private void untrackDisks() {
+        for (var d : tracked) {
+            if (d.disk() instanceof DirtyTrackingBackend t) d.replaceBackend(t.disk());
+        }
+        tracked.clear();
+        if (mirror != null) progress.diskBytesSent = mirror.dataBytes();
     }
 
     /** Closes the socket when nothing has moved for the timeout (a destination that stopped reading). */
@@ -266,10 +364,10 @@ public final class MigrationSource {
 
     private void touch() { lastProgress = System.nanoTime(); }
 
-    private double expectedDowntime(long dirtyPages) {
+    private double expectedDowntime(long dirtyPages, long dirtyChunks) {
         double bw = progress.bandwidth;
         if (bw <= 0) return Double.MAX_VALUE;
-        return dirtyPages * (PAGE + 1.0) / bw * 1000;
+        return (dirtyPages * (PAGE + 1.0) + dirtyChunks * (MigrationProtocol.DISK_CHUNK + 14.0)) / bw * 1000;
     }
 
     private void endRound(int round, long sent, long roundStart) throws IOException {
@@ -280,6 +378,7 @@ public final class MigrationSource {
         double seconds = (System.nanoTime() - roundStart) / 1e9;
         if (sent >= MIN_MEASURE_BYTES && seconds > 0) progress.bandwidth = sent / seconds;
         progress.round = round + 1;
+        if (mirror != null) progress.diskDirtyChunks = mirror.dirtyChunks();
         log.accept(String.format(Locale.ROOT, "migration: round %d sent %.1f MB in %.0f ms; %s",
                 round, sent / 1e6, seconds * 1000, progress));
     }

@@ -98,7 +98,8 @@ class MigrationGuestTest {
                         DataInputStream in = new DataInputStream(s.getInputStream());
                         in.readUnsignedByte();
                         in.readLong();
-                        in.readInt();
+                        in.readInt(); // version
+                        in.readInt(); // flags
                         in.readFully(new byte[in.readInt()]);
                         s.getOutputStream().write(2); // ACCEPT
                         in.readFully(new byte[8 << 20]);
