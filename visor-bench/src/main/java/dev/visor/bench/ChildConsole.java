@@ -7,6 +7,10 @@ import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
@@ -16,6 +20,9 @@ import java.util.regex.Pattern;
  *
  * <p>Searches run over the console's text with ANSI escape sequences (busybox ash's {@code ESC[6n}
  * cursor queries) and carriage returns removed; a read cursor moves past each match.
+ *
+ * <p>The reader also notes when each chunk of output arrived, so {@link #arrivalsOf} can tell when a
+ * line reached the host (e.g. the last and first ticks around a migration).
  */
 final class ChildConsole {
     private static final Pattern ANSI = Pattern.compile("\u001b\\[[0-?]*[ -/]*[@-~]|\u001b[@-Z\\\\-_]|\r");
@@ -29,6 +36,9 @@ final class ChildConsole {
     private int textOfRawSize;
     private int cursor;
     private boolean ended;
+    /** System.nanoTime() at which each chunk arrived, and the raw size once it was in. */
+    private long[] arrivalNanos = new long[1024], arrivalEnd = new long[1024];
+    private int arrivals;
 
     /** Starts reading {@code stdout} (copying it to {@code tee} when not null); lines go to {@code stdin}. */
     ChildConsole(String name, InputStream stdout, OutputStream stdin, PrintStream tee) {
@@ -38,8 +48,15 @@ final class ChildConsole {
             try (stdout) {
                 int n;
                 while ((n = stdout.read(buf)) > 0) {
+                    long now = System.nanoTime();
                     synchronized (lock) {
                         raw.write(buf, 0, n);
+                        if (arrivals == arrivalNanos.length) {
+                            arrivalNanos = Arrays.copyOf(arrivalNanos, arrivals * 2);
+                            arrivalEnd = Arrays.copyOf(arrivalEnd, arrivals * 2);
+                        }
+                        arrivalNanos[arrivals] = now;
+                        arrivalEnd[arrivals++] = raw.size();
                         lock.notifyAll();
                     }
                     if (tee != null) {
@@ -90,6 +107,27 @@ final class ChildConsole {
     void skipToEnd() {
         synchronized (lock) {
             cursor = textLocked().length();
+        }
+    }
+
+    /** A match of a pattern in the raw output (bytes as ISO-8859-1), and when its last byte arrived. */
+    record Arrival(String text, long nanos) {}
+
+    /**
+     * Every match of {@code pattern} in the raw output so far (escape sequences and carriage returns
+     * left in; bytes read as ISO-8859-1), each with the System.nanoTime() at which its last byte arrived.
+     */
+    List<Arrival> arrivalsOf(Pattern pattern) {
+        synchronized (lock) {
+            List<Arrival> found = new ArrayList<>();
+            Matcher m = pattern.matcher(raw.toString(StandardCharsets.ISO_8859_1));
+            int chunk = 0;
+            while (m.find()) {
+                while (chunk < arrivals && arrivalEnd[chunk] < m.end()) chunk++;
+                if (chunk == arrivals) break;
+                found.add(new Arrival(m.group(), arrivalNanos[chunk]));
+            }
+            return found;
         }
     }
 
