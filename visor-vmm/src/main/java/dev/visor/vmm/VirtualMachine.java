@@ -163,6 +163,12 @@ public final class VirtualMachine {
         return withControl(vm, shaped);
     }
 
+    /**
+     * Loads and runs the restore path once on a small throwaway board, so that a later restore in
+     * this process (a migration's switch-over) does not pay a cold JVM's first-run costs.
+     */
+    public static void warmUpRestore(int cpus) { VmState.warmUp(cpus); }
+
     private static VirtualMachine withControl(VirtualMachine vm, VmSpec spec) throws VmConfigException {
         Path socket = spec.devices().controlSocket();
         if (socket != null) {

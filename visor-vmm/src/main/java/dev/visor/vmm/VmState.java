@@ -73,6 +73,36 @@ final class VmState {
         }
     }
 
+    /**
+     * Runs the save and restore path once on a small throwaway board with {@code cpus} harts and one
+     * virtio device. A migration's destination calls it while the pages stream in, so that class
+     * loading and first-run costs of a cold JVM (tens of milliseconds) are paid before the guest is
+     * paused, not in its downtime. Failures are ignored: the real restore reports its own.
+     */
+    static void warmUp(int cpus) {
+        dev.visor.devices.syscon.PowerListener power = new dev.visor.devices.syscon.PowerListener() {
+            @Override public void powerOff(int code) { }
+            @Override public void reset() { }
+        };
+        dev.visor.engine.riscv.HartGroup.Listener engine = new dev.visor.engine.riscv.HartGroup.Listener() {
+            @Override public void htifExit(int code) { }
+            @Override public void engineFailure(int hart, Throwable error) { }
+        };
+        VirtBoard board = null;
+        try {
+            board = new VirtBoard(cpus, 16L << 20, java.io.OutputStream.nullOutputStream(), power, engine);
+            board.addVirtio(new dev.visor.devices.virtio.rng.VirtioRng(board.memory));
+            VmSpec spec = new VmSpec(cpus, 16L << 20, null, null, null, "",
+                    new VmSpec.Devices(List.of(), List.of(), true, false, null, null));
+            StateTree tree = StateTree.decode(capture(board, spec).encode());
+            apply(board, spec, tree, false);
+        } catch (StateException | RuntimeException e) {
+            // only a warm-up
+        } finally {
+            if (board != null) board.stop();
+        }
+    }
+
     /** Only the shape record: what a migration's destination checks before it accepts anything. */
     static StateTree shapeOnly(VirtBoard board, VmSpec spec) {
         StateTree tree = new StateTree();

@@ -142,6 +142,8 @@ public final class MigrationDestination implements AutoCloseable {
             memory = new GuestMemory(VirtMemoryMap.DRAM.base, spec.memoryBytes());
             out.writeByte(MigrationProtocol.ACCEPT);
             out.flush();
+            // pay a cold JVM's first-run costs of the restore path now, not during the downtime
+            Thread.ofPlatform().daemon().name("migration-warm-up").start(() -> VirtualMachine.warmUpRestore(spec.cpus()));
             if (targets != null) log.accept("migration: copying " + targets.count() + " disk(s) into " + spec.devices().disks().stream()
                     .filter(d -> !d.readOnly()).map(d -> d.path().toString()).toList());
 
