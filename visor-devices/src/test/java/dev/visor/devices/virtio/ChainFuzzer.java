@@ -120,7 +120,9 @@ final class ChainFuzzer {
                 else d.submit(q, bufs);
             }
             case AVAIL_JUMP -> {
-                d.submit(q, good(false));
+                // one store that moves the index by more than the queue size past anything the device
+                // may already have taken (publishing a good chain first let a device still running from
+                // an earlier kick take it, and then the jump could be exactly the queue size: legal)
                 d.setAvailIdx(q, d.availIdx(q) + size + 1 + rnd.nextInt(1000));
             }
         }
