@@ -39,6 +39,10 @@ public final class VirtioBlk extends VirtioDevice {
     private final String serial;
     private final DeviceWorker worker;
     private final byte[] header = new byte[HEADER];
+    /** One discard/write-zeroes segment {sector, num_sectors, flags}, reused for every request. */
+    private final byte[] segment = new byte[16];
+    /** The GET_ID answer: the serial, NUL-padded to 20 bytes. */
+    private final byte[] id = new byte[20];
     private Virtqueue queue;
     private DescriptorChain chain;
 
@@ -49,6 +53,8 @@ public final class VirtioBlk extends VirtioDevice {
         super(memory);
         this.disk = disk;
         this.serial = serial;
+        byte[] s = serial.getBytes(StandardCharsets.US_ASCII);
+        System.arraycopy(s, 0, id, 0, Math.min(id.length, s.length));
         worker = new DeviceWorker("virtio-blk " + serial, this::serve);
     }
 
@@ -159,9 +165,6 @@ public final class VirtioBlk extends VirtioDevice {
                     status = S_OK;
                 }
                 case T_GET_ID -> {
-                    byte[] id = new byte[20];
-                    byte[] s = serial.getBytes(StandardCharsets.US_ASCII);
-                    System.arraycopy(s, 0, id, 0, Math.min(20, s.length));
                     int n = (int) Math.min(20, statusAt);
                     c.write(0, id, 0, n);
                     written += n;
@@ -216,7 +219,7 @@ public final class VirtioBlk extends VirtioDevice {
     private byte ranges(DescriptorChain c, boolean discard) throws IOException, VirtioException {
         long payload = c.readableBytes() - HEADER;
         if (payload <= 0 || payload % 16 != 0 || payload / 16 > MAX_RANGE_SEGMENTS) return S_IOERR;
-        byte[] seg = new byte[16];
+        byte[] seg = segment;
         for (long off = HEADER; off < c.readableBytes(); off += 16) {
             c.read(off, seg, 0, 16);
             long sector = longAt(seg, 0);
