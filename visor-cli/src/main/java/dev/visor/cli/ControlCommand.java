@@ -36,7 +36,11 @@ import java.util.concurrent.Callable;
             "                       this VM stops (its visor run exits 0), on failure it runs on;",
             "                       copy-storage=on copies the writable disks too (no shared storage):",
             "                       the destination's --disk names where each copy goes",
-            "  migrate-status       phase, rounds, MB sent, dirty rate, expected downtime"},
+            "  migrate-status       phase, rounds, MB sent, dirty rate, expected downtime",
+            "  stats                counters on one line: instret, vcpu_ns, disk_read_bytes,",
+            "                       disk_write_bytes, disk_read_ops, disk_write_ops, net_rx_bytes,",
+            "                       net_tx_bytes, net_rx_packets, net_tx_packets, memory, state",
+            "  quit                 flush the disks and stop the VM (its visor run exits 0)"},
         usageHelpAutoWidth = true)
 final class ControlCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "SOCKET", description = "The VM's control socket.")

@@ -1,5 +1,12 @@
 package dev.visor.cli;
 
+import dev.visor.cli.remote.AuditCommand;
+import dev.visor.cli.remote.DaemonEnvironment;
+import dev.visor.cli.remote.EventsCommand;
+import dev.visor.cli.remote.HostCommand;
+import dev.visor.cli.remote.StoreCommand;
+import dev.visor.cli.remote.TokenCommand;
+import dev.visor.cli.remote.VmCommand;
 import dev.visor.images.ImageException;
 import dev.visor.vmm.VmConfigException;
 import picocli.CommandLine;
@@ -21,6 +28,7 @@ import java.lang.reflect.Constructor;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileSystemException;
 import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 
@@ -34,7 +42,9 @@ import java.util.concurrent.Callable;
         versionProvider = VersionProvider.class,
         description = "Visor: virtual machines in Java. Boots Debian's riscv64 kernel with 'visor run'.",
         synopsisSubcommandLabel = "COMMAND",
-        subcommands = {RunCommand.class, ImageCommand.class, ControlCommand.class, SwitchCommand.class, CommandLine.HelpCommand.class},
+        subcommands = {RunCommand.class, ImageCommand.class, ControlCommand.class, SwitchCommand.class, DaemonCommand.class,
+                VmCommand.class, StoreCommand.class, HostCommand.class, TokenCommand.class, EventsCommand.class,
+                AuditCommand.class, CommandLine.HelpCommand.class},
         usageHelpAutoWidth = true)
 public final class Main implements Callable<Integer> {
     @Option(names = "--debug", scope = ScopeType.INHERIT, description = "Print stack traces with errors.")
@@ -51,6 +61,16 @@ public final class Main implements Callable<Integer> {
     }
 
     public static void main(String[] args) {
+        Path exitStatusFile;
+        try {
+            exitStatusFile = ExitStatusFile.requested(args);
+            // a status found there later must be this run's; a bad FILE is refused before the VM runs
+            if (exitStatusFile != null) ExitStatusFile.prepare(exitStatusFile);
+        } catch (IOException | java.nio.file.InvalidPathException e) {
+            System.err.println("visor: " + ExitStatusFile.OPTION + ": " + (e instanceof IOException io ? describe(io) : oneLine(e.getMessage())));
+            System.exit(2);
+            return;
+        }
         int status;
         try {
             status = commandLine(Images.store()).execute(args);
@@ -60,19 +80,34 @@ public final class Main implements Callable<Integer> {
             status = 1;
         }
         System.out.flush();
+        if (exitStatusFile != null) {
+            try {
+                ExitStatusFile.write(exitStatusFile, status);
+            } catch (IOException e) {
+                System.err.println("visor: " + ExitStatusFile.OPTION + ": " + describe(e));
+            }
+        }
         System.err.flush();
         System.exit(status);
     }
 
     /** The whole command tree, with {@code images} as the image store, and visor's error handling. */
     public static CommandLine commandLine(Images images) {
+        return commandLine(images, DaemonEnvironment.system());
+    }
+
+    /** The same, with {@code env} as what the daemon commands read from the environment. */
+    public static CommandLine commandLine(Images images, DaemonEnvironment env) {
         IFactory factory = new IFactory() {
             @Override
             public <K> K create(Class<K> cls) throws Exception {
                 for (Constructor<?> c : cls.getDeclaredConstructors()) {
-                    if (c.getParameterCount() == 1 && c.getParameterTypes()[0] == Images.class) {
+                    if (c.getParameterCount() != 1) continue;
+                    Class<?> type = c.getParameterTypes()[0];
+                    Object arg = type == Images.class ? images : type == DaemonEnvironment.class ? env : null;
+                    if (arg != null) {
                         c.setAccessible(true);
-                        return cls.cast(c.newInstance(images));
+                        return cls.cast(c.newInstance(arg));
                     }
                 }
                 return CommandLine.defaultFactory().create(cls);
@@ -180,7 +215,7 @@ public final class Main implements Callable<Integer> {
     }
 
     /** A command line value that is wrong (as opposed to one that is not understood): no usage hint. */
-    static final class BadValueException extends ParameterException {
-        BadValueException(CommandLine cl, String message) { super(cl, message); }
+    public static final class BadValueException extends ParameterException {
+        public BadValueException(CommandLine cl, String message) { super(cl, message); }
     }
 }

@@ -3,6 +3,8 @@ package dev.visor.cli;
 import dev.visor.images.GuestImage;
 import dev.visor.images.ImageException;
 import dev.visor.images.InitramfsBuilder;
+import dev.visor.vmm.ConsoleLog;
+import dev.visor.vmm.ConsoleSocket;
 import dev.visor.vmm.VirtualMachine;
 import dev.visor.vmm.VmConfigException;
 import dev.visor.vmm.VmSpec;
@@ -40,6 +42,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
             "powers off, e.g.",
             "  printf 'echo $((6*7))\\npoweroff -f\\n' | visor run",
             "The exit status is the VM's: 0 after the guest powers off.",
+            "",
+            "With --serial-socket the console is on that socket instead (attach with e.g.",
+            "'socat -,raw,echo=0,escape=0x1d UNIX:SOCKET', Ctrl-] detaches); stdin is not read and",
+            "the VM runs until the guest powers off, 'visor control CTL quit', or the process is killed.",
         },
         usageHelpAutoWidth = true)
 final class RunCommand implements java.util.concurrent.Callable<Integer> {
@@ -101,7 +107,7 @@ final class RunCommand implements java.util.concurrent.Callable<Integer> {
     @Option(names = "--restore", paramLabel = "DIR",
             description = "Resume the VM saved in snapshot DIR ('visor control SOCKET snapshot DIR') instead of booting: "
                     + "its RAM is mapped copy-on-write, each disk gets a new overlay on the snapshot's image, each NIC a new MAC. "
-                    + "--net, --control and --console-port may be given; --cpus/--memory must match.")
+                    + "--net, --control, --console-port and the --serial-* options may be given; --cpus/--memory must match.")
     Path restore;
 
     @Option(names = "--overlay-dir", paramLabel = "DIR",
@@ -119,10 +125,30 @@ final class RunCommand implements java.util.concurrent.Callable<Integer> {
                     + "--rng, --balloon; hostfwd ports must differ from the source's.")
     String incoming;
 
+    @Option(names = "--serial-socket", paramLabel = "SOCKET",
+            description = "Serve the serial console on a Unix socket (mode 0600) instead of this terminal: any number of clients, "
+                    + "each sees the output from when it connects, what any sends is typed into the console; a client more than "
+                    + "1 MiB behind is disconnected. stdin is not read.")
+    Path serialSocket;
+
+    @Option(names = "--serial-log", paramLabel = "FILE",
+            description = "Append the console output to FILE as well (made mode 0600 if missing); past 16 MiB it becomes FILE.1 "
+                    + "(replacing an older one) and a new FILE begins.")
+    Path serialLog;
+
+    @Option(names = ExitStatusFile.OPTION, paramLabel = "FILE",
+            description = "When visor exits, write its exit status (a number and a newline) to FILE, atomically; "
+                    + "an old FILE is removed at the start. For a supervisor that cannot wait for this process.")
+    Path exitStatusFile; // handled by Main, which knows the final status; here for parsing and --help
+
     @Spec
     CommandSpec spec;
 
     private final Images images;
+
+    /** --serial-socket and --serial-log once opened (null otherwise); closed when the VM has ended. */
+    private ConsoleSocket serialServer;
+    private ConsoleLog serialLogFile;
 
     RunCommand(Images images) {
         this.images = images;
@@ -133,30 +159,72 @@ final class RunCommand implements java.util.concurrent.Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (restore != null && incoming != null) throw bad("--incoming and --restore cannot be combined");
-        if (restore != null) return restoreAndRun();
-        if (incoming != null) return incomingAndRun();
-        if (overlayDir != null || keepMac) throw bad("--overlay-dir and --keep-mac go with --restore");
+        try {
+            if (restore != null && incoming != null) throw bad("--incoming and --restore cannot be combined");
+            if (restore != null) return restoreAndRun();
+            if (incoming != null) return incomingAndRun();
+            if (overlayDir != null || keepMac) throw bad("--overlay-dir and --keep-mac go with --restore");
+            return bootAndRun();
+        } finally {
+            closeConsole();
+        }
+    }
+
+    private int bootAndRun() throws Exception {
         VmSpec vmSpec = resolve(System.err);
-        boolean interactive = Terminal.interactive();
         OutputStream stdout = new BufferedOutputStream(new FileOutputStream(FileDescriptor.out), 1 << 16);
         // Piped input is held back until the default image's shell is up: a guest drops what reaches
         // its serial port before userspace opens it, so `printf 'cmd\n' | visor run` would lose 'cmd'.
-        // At a terminal a person types when they see the prompt, as on real hardware.
+        // At a terminal a person types when they see the prompt, as on real hardware; so do socket clients.
         CountDownLatch inputReady = new CountDownLatch(1);
-        OutputStream console = stdout;
-        if (!interactive && waitsForShell(vmSpec)) {
-            console = new MarkerOutputStream(stdout, new MarkerWatch(InitramfsBuilder.READY_MARKER), inputReady::countDown);
+        OutputStream terminal = stdout;
+        if (serialSocket == null && !Terminal.interactive() && waitsForShell(vmSpec)) {
+            terminal = new MarkerOutputStream(stdout, new MarkerWatch(InitramfsBuilder.READY_MARKER), inputReady::countDown);
         } else {
             inputReady.countDown();
         }
+        OutputStream console = openConsole(terminal);
         VirtualMachine vm;
         try {
             vm = VirtualMachine.build(vmSpec, console);
         } catch (OutOfMemoryError e) {
             throw new CliException("not enough host memory for a " + Sizes.exact(vmSpec.memoryBytes()) + " guest", e);
         }
-        return interactive ? runInteractive(vm, console) : runPiped(vm, console, inputReady);
+        return run(vm, console, inputReady);
+    }
+
+    /**
+     * Where the guest's console output goes: the --serial-socket's clients, else {@code terminal}
+     * (stdout); and --serial-log besides. Opened before the VM is made, so a bad path is refused
+     * before anything boots and clients can attach in time for the first line.
+     */
+    private OutputStream openConsole(OutputStream terminal) throws CliException {
+        OutputStream out = terminal;
+        try {
+            if (serialSocket != null) out = serialServer = ConsoleSocket.open(serialSocket);
+            if (serialLog != null) out = new Tee(serialLogFile = ConsoleLog.open(serialLog), out);
+        } catch (IOException e) {
+            throw new CliException(e.getMessage(), e);
+        }
+        return out;
+    }
+
+    /** Lets clients take the guest's last output, then removes the socket; closes the log. */
+    private void closeConsole() {
+        if (serialServer != null) serialServer.close();
+        if (serialLogFile != null) {
+            try {
+                serialLogFile.close();
+            } catch (IOException ignored) {
+                // what was written is in the file; closing it has nothing left to lose
+            }
+        }
+    }
+
+    /** Runs the VM with its console on the socket, this terminal, or stdin and stdout. */
+    private int run(VirtualMachine vm, OutputStream console, CountDownLatch inputReady) throws IOException, InterruptedException {
+        if (serialServer != null) return runDetached(vm, console);
+        return Terminal.interactive() ? runInteractive(vm, console) : runPiped(vm, console, inputReady);
     }
 
     /** {@code --restore DIR}: the snapshot's VM, resumed, on this terminal. */
@@ -183,14 +251,13 @@ final class RunCommand implements java.util.concurrent.Callable<Integer> {
         }
         var options = new dev.visor.vmm.Snapshot.RestoreOptions(overlayDir, netSpecs, keepMac, control, consolePort,
                 matched("--cpus") ? cpus : null, mem);
-        boolean interactive = Terminal.interactive();
-        OutputStream console = new BufferedOutputStream(new FileOutputStream(FileDescriptor.out), 1 << 16);
+        OutputStream console = openConsole(new BufferedOutputStream(new FileOutputStream(FileDescriptor.out), 1 << 16));
         long t0 = System.nanoTime();
         VirtualMachine vm = dev.visor.vmm.Snapshot.restore(restore, options, console);
         System.err.printf("visor: restored %s in %d ms%s%n", restore, (System.nanoTime() - t0) / 1_000_000,
                 vm.disks().isEmpty() ? "" : "; disk writes go to " + vm.spec().devices().disks().getFirst().path().getParent());
         CountDownLatch ready = new CountDownLatch(0); // the guest's shell is already up
-        return interactive ? runInteractive(vm, console) : runPiped(vm, console, ready);
+        return run(vm, console, ready);
     }
 
     /** {@code --incoming tcp:HOST:PORT}: waits for a source, then runs its VM here. */
@@ -203,7 +270,7 @@ final class RunCommand implements java.util.concurrent.Callable<Integer> {
             throw bad("--incoming: " + e.getMessage());
         }
         VmSpec vmSpec = resolve(System.err);
-        OutputStream console = new BufferedOutputStream(new FileOutputStream(FileDescriptor.out), 1 << 16);
+        OutputStream console = openConsole(new BufferedOutputStream(new FileOutputStream(FileDescriptor.out), 1 << 16));
         VirtualMachine vm;
         try (var destination = dev.visor.vmm.migration.MigrationDestination.listen(address)) {
             System.err.println("visor: waiting for a migration on " + incoming + " (port " + destination.port() + ")");
@@ -212,7 +279,7 @@ final class RunCommand implements java.util.concurrent.Callable<Integer> {
             throw new CliException("incoming migration failed: " + e.getMessage(), e);
         }
         CountDownLatch ready = new CountDownLatch(0); // the guest's shell is already up
-        return Terminal.interactive() ? runInteractive(vm, console) : runPiped(vm, console, ready);
+        return run(vm, console, ready);
     }
 
     private boolean matched(String option) {
@@ -333,6 +400,19 @@ final class RunCommand implements java.util.concurrent.Callable<Integer> {
         return status;
     }
 
+    /**
+     * --serial-socket: the console is the socket's clients'; this process only waits for the VM to end
+     * (a guest poweroff, 'quit' on the control socket, a kill).
+     */
+    private int runDetached(VirtualMachine vm, OutputStream console) throws InterruptedException {
+        serialServer.attach(vm::consoleInput);
+        vm.start();
+        int status = vm.awaitExit();
+        flush(console);
+        reportFailure(vm);
+        return status;
+    }
+
     /** The VMM's own failure (its status is then {@link VirtualMachine#EXIT_INTERNAL_ERROR}), as one line. */
     private static void reportFailure(VirtualMachine vm) {
         String failure = vm.failure();
@@ -382,6 +462,35 @@ final class RunCommand implements java.util.concurrent.Callable<Integer> {
         public synchronized void write(byte[] b, int off, int len) throws IOException {
             out.write(b, off, len);
             if (!watch.found() && watch.feed(b, off, len)) onMarker.run();
+        }
+    }
+
+    /** Console output to the log and on to the terminal or socket. The log never throws, so it goes first. */
+    static final class Tee extends OutputStream {
+        private final OutputStream log;
+        private final OutputStream out;
+
+        Tee(OutputStream log, OutputStream out) {
+            this.log = log;
+            this.out = out;
+        }
+
+        @Override
+        public void write(int b) throws IOException {
+            log.write(b);
+            out.write(b);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            log.write(b, off, len);
+            out.write(b, off, len);
+        }
+
+        @Override
+        public void flush() throws IOException {
+            log.flush();
+            out.flush();
         }
     }
 

@@ -15,7 +15,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * The controlling terminal, driven through {@code stty} on {@code /dev/tty}: raw mode while a VM owns
  * the console, and the saved settings put back on every way out (normal return, exception, signal).
  */
-final class Terminal implements AutoCloseable {
+public final class Terminal implements AutoCloseable {
     private static final File TTY = new File("/dev/tty");
 
     private final String saved;
@@ -28,7 +28,7 @@ final class Terminal implements AutoCloseable {
     }
 
     /** True when stdin and stdout are this process's terminal and {@code stty} can drive it. */
-    static boolean interactive() {
+    public static boolean interactive() {
         Console console = System.console();
         if (console == null || !console.isTerminal()) return false;
         try {
@@ -40,7 +40,7 @@ final class Terminal implements AutoCloseable {
     }
 
     /** Saves the terminal's settings and puts it in raw mode without echo. */
-    static Terminal raw() throws IOException {
+    public static Terminal raw() throws IOException {
         String saved = stty("-g").strip();
         Terminal t = new Terminal(saved);
         Runtime.getRuntime().addShutdownHook(t.hook);

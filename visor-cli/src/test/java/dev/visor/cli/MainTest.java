@@ -126,7 +126,8 @@ class MainTest {
         assertTrue(r.out().contains("image"), r.out());
         Result runHelp = run("run", "--help");
         assertEquals(0, runHelp.status());
-        for (String opt : new String[] {"--cpus", "--memory", "--kernel", "--initrd", "--firmware", "--append", "--debug", "Ctrl-A x"}) {
+        for (String opt : new String[] {"--cpus", "--memory", "--kernel", "--initrd", "--firmware", "--append", "--debug", "Ctrl-A x",
+                "--serial-socket", "--serial-log", "--exit-status-file"}) {
             assertTrue(runHelp.out().contains(opt), opt + " in " + runHelp.out());
         }
         assertEquals(0, run("help", "run").status());
@@ -156,6 +157,20 @@ class MainTest {
         assertOneLine(run("run", "--cpus", "65"), 2, "visor: --cpus must be between 1 and 64 (got 65)");
         assertOneLine(run("run", "--cpus=-3"), 2, "visor: --cpus must be between 1 and 64 (got -3)");
         assertEquals(0, images.pulls, "validation comes before any pull");
+    }
+
+    @Test
+    void serialPathsInAMissingDirectoryAreOneLineBeforeTheVmIsMade() {
+        Path socket = dir.resolve("no/such/console.sock");
+        Result r = run("run", "--net", "none", "--serial-socket", socket.toString());
+        assertEquals(1, r.status(), r.err());
+        assertEquals(1, r.errLines().length, r.err());
+        assertTrue(r.errLines()[0].startsWith("visor: --serial-socket " + socket + ": "), r.err());
+        Path log = dir.resolve("no/such/console.log");
+        assertOneLine(run("run", "--net", "none", "--serial-log", log.toString()), 1,
+                "visor: --serial-log " + log + ": no such file or directory");
+        assertOneLine(run("run", "--net", "none", "--serial-socket", dir.resolve("vmlinuz").toString()), 1,
+                "visor: --serial-socket " + dir.resolve("vmlinuz") + ": exists and is not a socket");
     }
 
     @Test

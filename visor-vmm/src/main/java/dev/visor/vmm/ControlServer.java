@@ -1,6 +1,7 @@
 package dev.visor.vmm;
 
 import dev.visor.devices.virtio.blk.VirtioBlk;
+import dev.visor.devices.virtio.net.VirtioNet;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -39,6 +40,12 @@ import dev.visor.vmm.migration.MigrationSource;
  *                               {@link MigrationSource}); after the answer this VM stops: its guest runs at the destination.
  *                               copy-storage=on: the writable disks are copied too (no shared storage)
  *   migrate-status            → ok phase=precopy round=3 sent_mb=.. dirty_rate_mbps=.. expected_downtime_ms=.. | ok none
+ *   stats                     → ok instret=N vcpu_ns=N disk_read_bytes=N disk_write_bytes=N disk_read_ops=N
+ *                               disk_write_ops=N net_rx_bytes=N net_tx_bytes=N net_rx_packets=N net_tx_packets=N
+ *                               memory=N state=running|paused   (one line; counters since this process began,
+ *                               summed over vCPUs, disks and NICs; instret is the guest's own, so it goes on
+ *                               after a restore, vcpu_ns is host CPU time of the vCPU threads)
+ *   quit                      → ok stopping   (then the disks are flushed and the VM stops: its visor run exits 0)
  * </pre>
  */
 public final class ControlServer implements AutoCloseable {
@@ -49,6 +56,8 @@ public final class ControlServer implements AutoCloseable {
     private volatile MigrationProgress migration;
     /** A migration completed: the VM stops once the answer is written. */
     private volatile boolean migratedAway;
+    /** {@code quit} was asked: the VM stops once the answer is written. */
+    private volatile boolean quitting;
 
     private ControlServer(VirtualMachine vm, Path path, ServerSocketChannel server) {
         this.vm = vm;
@@ -98,6 +107,10 @@ public final class ControlServer implements AutoCloseable {
                     vm.stop(); // its guest runs at the destination now
                     return;
                 }
+                if (quitting) {
+                    vm.quit(); // after the answer, so the client hears it before the socket goes away
+                    return;
+                }
             }
         } catch (IOException ignored) {
             // the client went away
@@ -128,6 +141,12 @@ public final class ControlServer implements AutoCloseable {
                 }
                 case "migrate" -> migrate(w);
                 case "migrate-status" -> migration == null ? "ok none" : "ok " + migration;
+                case "stats" -> stats();
+                case "quit" -> {
+                    if (migrating()) yield "error: a migration is running (migrate-status); quit after it";
+                    quitting = true;
+                    yield "ok stopping";
+                }
                 default -> "error: unknown command '" + w[0] + "' (try: " + COMMANDS + ")";
             };
         } catch (java.nio.file.FileSystemException e) {
@@ -138,7 +157,7 @@ public final class ControlServer implements AutoCloseable {
     }
 
     static final String COMMANDS = "info, status, pause, resume, snapshot [--paused] DIR, resize DISK SIZE, balloon [SIZE], "
-            + "migrate tcp:HOST:PORT [downtime=MS] [copy-storage=on], migrate-status";
+            + "migrate tcp:HOST:PORT [downtime=MS] [copy-storage=on], migrate-status, stats, quit";
 
     private static final String MIGRATE_USAGE = "error: usage: migrate tcp:HOST:PORT [downtime=MS] [copy-storage=on]";
 
@@ -207,6 +226,30 @@ public final class ControlServer implements AutoCloseable {
         for (VirtioBlk d : vm.disks()) s.append(i++ == 0 ? "" : ",").append(d.name().replace("virtio-blk ", "")).append(':').append(d.disk().size());
         if (vm.balloon() != null) s.append(" balloon=").append(vm.balloon().actualPages() * 4096L);
         return s.toString();
+    }
+
+    /** Counters for a monitor: one line of name=value pairs, in a fixed order (see the class comment). */
+    private String stats() {
+        long diskReadBytes = 0, diskWriteBytes = 0, diskReadOps = 0, diskWriteOps = 0;
+        for (VirtioBlk d : vm.disks()) {
+            diskReadBytes += d.readBytes();
+            diskWriteBytes += d.writtenBytes();
+            diskReadOps += d.readOps();
+            diskWriteOps += d.writeOps();
+        }
+        long rxBytes = 0, txBytes = 0, rxPackets = 0, txPackets = 0;
+        for (VirtioNet n : vm.nets()) {
+            rxBytes += n.rxBytes();
+            txBytes += n.txBytes();
+            rxPackets += n.rxFrames();
+            txPackets += n.txFrames();
+        }
+        return "ok instret=" + vm.instructionsRetired() + " vcpu_ns=" + vm.vcpuCpuNanos()
+                + " disk_read_bytes=" + diskReadBytes + " disk_write_bytes=" + diskWriteBytes
+                + " disk_read_ops=" + diskReadOps + " disk_write_ops=" + diskWriteOps
+                + " net_rx_bytes=" + rxBytes + " net_tx_bytes=" + txBytes
+                + " net_rx_packets=" + rxPackets + " net_tx_packets=" + txPackets
+                + " memory=" + vm.memoryBytes() + " state=" + (vm.isPaused() ? "paused" : "running");
     }
 
     private String resize(String[] w) throws IOException {

@@ -307,6 +307,31 @@ public final class VirtualMachine {
         for (var d : devices.disks) d.disk().flush();
     }
 
+    /**
+     * Ends the VM on the host's request ({@code quit} on the control socket): pauses it, so no write
+     * is under way, makes the disks' writes durable, then stops it. {@link #awaitExit} returns 0, or
+     * {@link #EXIT_INTERNAL_ERROR} (with the {@link #failure}) when the disks could not be flushed.
+     */
+    public synchronized void quit() {
+        if (exit.isDone()) return; // ended already (a second quit, a poweroff): the disks are closed
+        pause();
+        int status = EXIT_STOPPED;
+        try {
+            flushDisks();
+        } catch (IOException e) {
+            failure = "flushing the disks before quitting: " + e.getMessage();
+            status = EXIT_INTERNAL_ERROR;
+        }
+        exit.complete(status);
+        stop();
+    }
+
+    /** Guest instructions retired by all vCPUs so far (racy: for monitoring). */
+    public long instructionsRetired() { return board.harts.instructionsRetired(); }
+
+    /** Host CPU time the vCPU threads have used, in nanoseconds. */
+    public long vcpuCpuNanos() { return board.harts.cpuTimeNanos(); }
+
     /** The spec this VM was built from (for a restored VM: with the saved MACs filled in). */
     public VmSpec spec() { return spec; }
 

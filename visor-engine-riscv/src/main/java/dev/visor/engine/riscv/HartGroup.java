@@ -68,6 +68,36 @@ public final class HartGroup {
         return harts.clone();
     }
 
+    /**
+     * Instructions retired by all harts (their minstret, summed), for monitoring. Read racily from
+     * any thread: each hart adds to its count without synchronization, so the sum may lag a block.
+     */
+    public long instructionsRetired() {
+        long n = 0;
+        for (Hart h : harts) n += h.instret;
+        return n;
+    }
+
+    /**
+     * CPU time the hart threads have used so far, in nanoseconds: what the vCPUs cost the host.
+     * 0 before {@link #start}, and on a JVM that cannot measure thread CPU time; a thread that has
+     * ended no longer counts (the JVM forgets its time).
+     */
+    public long cpuTimeNanos() {
+        java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
+        long sum = 0;
+        try {
+            for (Thread t : threads) {
+                if (t == null) continue;
+                long ns = mx.getThreadCpuTime(t.threadId());
+                if (ns > 0) sum += ns;
+            }
+        } catch (UnsupportedOperationException e) {
+            return 0; // no thread CPU time on this JVM
+        }
+        return sum;
+    }
+
     /** Watches guest-physical address {@code address} as HTIF's tohost (bare-metal tests). */
     public void setHtifToHost(long address) { htifToHost = address; }
 

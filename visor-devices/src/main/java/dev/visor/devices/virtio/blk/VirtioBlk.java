@@ -46,8 +46,9 @@ public final class VirtioBlk extends VirtioDevice {
     private Virtqueue queue;
     private DescriptorChain chain;
 
-    // counters for monitoring
-    private volatile long readBytes, writtenBytes, requests;
+    // Counters for monitoring: written only by the worker (under the lock), read from any thread.
+    // Bytes count what moved even when a request then failed; ops count reads and writes that succeeded.
+    private volatile long readBytes, writtenBytes, requests, readOps, writeOps;
 
     public VirtioBlk(GuestMemory memory, BlockBackend disk, String serial) {
         super(memory);
@@ -157,9 +158,15 @@ public final class VirtioBlk extends VirtioDevice {
                 case T_IN -> {
                     long n = statusAt;
                     status = transfer(c, sector, n, false);
-                    if (status == S_OK) written += (int) n;
+                    if (status == S_OK) {
+                        written += (int) n;
+                        readOps++;
+                    }
                 }
-                case T_OUT -> status = disk.readOnly() ? S_IOERR : transfer(c, sector, c.readableBytes() - HEADER, true);
+                case T_OUT -> {
+                    status = disk.readOnly() ? S_IOERR : transfer(c, sector, c.readableBytes() - HEADER, true);
+                    if (status == S_OK) writeOps++;
+                }
                 case T_FLUSH -> {
                     disk.flush();
                     status = S_OK;
@@ -242,9 +249,16 @@ public final class VirtioBlk extends VirtioDevice {
         return (intAt(b, o) & 0xffff_ffffL) | (long) intAt(b, o + 4) << 32;
     }
 
+    /** Bytes read from the disk into guest RAM, since this device was made. */
     public long readBytes() { return readBytes; }
+    /** Bytes written from guest RAM to the disk. */
     public long writtenBytes() { return writtenBytes; }
+    /** Requests of any kind served. */
     public long requests() { return requests; }
+    /** Read requests that succeeded. */
+    public long readOps() { return readOps; }
+    /** Write requests that succeeded. */
+    public long writeOps() { return writeOps; }
 
     @Override
     public void close() {

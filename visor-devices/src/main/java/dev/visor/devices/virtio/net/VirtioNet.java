@@ -44,6 +44,7 @@ public final class VirtioNet extends VirtioDevice implements GuestPort {
     private final int[] pendingLength = new int[PENDING];
     private int pendingHead, pendingCount;
     private boolean backendWaiting;
+    /** Counters for monitoring (frames and their bytes without the virtio header): one writer at a time, read from any thread. */
     private volatile long rxFrames, txFrames, rxBytes, txBytes, rxDropped;
 
     public VirtioNet(GuestMemory memory, byte[] mac, NetBackend backend) throws IOException {

@@ -86,6 +86,21 @@ class VirtioBlkTest {
     }
 
     @Test
+    void countsBytesAndOperations() {
+        open(false);
+        write(0, new byte[3 * 512]);
+        write(8, new byte[512]);
+        read(0, 1024);
+        assertNull(read(128, 512), "a failed read moves no bytes and is no operation");
+        simple(VirtioBlk.T_FLUSH, 0, null);
+        assertEquals(4 * 512, blk.writtenBytes());
+        assertEquals(2, blk.writeOps());
+        assertEquals(1024, blk.readBytes());
+        assertEquals(1, blk.readOps());
+        assertEquals(5, blk.requests());
+    }
+
+    @Test
     void flushReachesTheBackend() {
         open(false);
         assertEquals(VirtioBlk.S_OK, simple(VirtioBlk.T_FLUSH, 0, null));

@@ -126,6 +126,25 @@ class VirtioNetTest {
     }
 
     @Test
+    void countsFramesAndBytesBothWays() {
+        long h = driver.alloc(12), d = driver.put(frame(60, 1));
+        driver.submit(TX, Buf.out(h, 12), Buf.out(d, 60));
+        driver.kick(TX);
+        driver.await(TX);
+        FakeDriver.await(() -> net.txFrames() == 1, "the transmit counted");
+        assertEquals(60, net.txBytes(), "without the virtio header");
+        long a = postRx(), b = postRx();
+        driver.kick(RX);
+        assertTrue(backend.port.receive(ByteBuffer.wrap(frame(100, 2))));
+        assertTrue(backend.port.receive(ByteBuffer.wrap(frame(200, 3))));
+        assertDelivered(a, frame(100, 2));
+        assertDelivered(b, frame(200, 3));
+        assertEquals(2, net.rxFrames());
+        assertEquals(300, net.rxBytes());
+        assertEquals(1, net.txFrames());
+    }
+
+    @Test
     void tooLongFramesAreRefused() {
         assertFalse(backend.port.receive(ByteBuffer.wrap(new byte[1515])));
         assertFalse(backend.port.receive(ByteBuffer.wrap(new byte[10])));
