@@ -34,7 +34,7 @@ import dev.visor.vmm.migration.MigrationSource;
  *   balloon                   → ok actual=...         (what the guest has given back so far)
  *   pause / resume            → ok paused / ok running (the guest sees no time pass meanwhile)
  *   status                    → ok running | ok paused
- *   snapshot [--paused] DIR   → ok DIR ram=BYTES state=BYTES pause_ms=N   (see {@link Snapshot}; DIR absolute)
+ *   snapshot [--paused] DIR   → ok DIR ram=BYTES state=BYTES pause_ms=N [disks=OVERLAY|-,...]   (see {@link Snapshot}; DIR absolute)
  *   migrate tcp:HOST:PORT [downtime=MS] [copy-storage=on]
  *                             → ok migrated total_ms=.. downtime_ms=.. rounds=.. sent_mb=..  (blocks; see
  *                               {@link MigrationSource}); after the answer this VM stops: its guest runs at the destination.
@@ -217,7 +217,12 @@ public final class ControlServer implements AutoCloseable {
         Path dir = Path.of(args);
         if (!dir.isAbsolute()) return "error: the snapshot directory must be an absolute path (visor control makes it one)";
         Snapshot.Created c = Snapshot.create(vm, dir, leavePaused);
-        return "ok " + c.dir() + " ram=" + c.ramBytes() + " state=" + c.stateBytes() + " pause_ms=" + c.pauseNanos() / 1_000_000;
+        // disks=: the overlay each disk now writes ("-" for a read-only one), for a supervisor whose
+        // definitions name the disks (the images written until now belong to the snapshot)
+        StringBuilder disks = new StringBuilder();
+        for (java.nio.file.Path live : c.liveDisks()) disks.append(disks.isEmpty() ? "" : ",").append(live == null ? "-" : live.toString());
+        return "ok " + c.dir() + " ram=" + c.ramBytes() + " state=" + c.stateBytes() + " pause_ms=" + c.pauseNanos() / 1_000_000
+                + (disks.isEmpty() ? "" : " disks=" + disks);
     }
 
     private String info() {

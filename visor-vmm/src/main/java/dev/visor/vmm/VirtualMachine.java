@@ -27,6 +27,7 @@ import java.util.concurrent.ExecutionException;
  *   vm.consoleInput(bytes, 0, n);                                  // from any thread
  *   int status = vm.awaitExit();   // 0 after a guest poweroff; HTIF exit code for bare-metal tests
  *   vm.stop();                     // from any thread: ends the VM, awaitExit returns
+ *   vm.quit();                     // the same after flushing the disks (control socket 'quit')
  * </pre>
  *
  * <p>State: {@link #pause} stops the vCPUs between instructions, quiesces the virtio devices (waiting

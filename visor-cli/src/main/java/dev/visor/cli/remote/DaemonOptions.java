@@ -1,5 +1,6 @@
 package dev.visor.cli.remote;
 
+import dev.visor.cli.CliException;
 import dev.visor.cli.Main;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -90,8 +91,13 @@ public final class DaemonOptions {
     }
 
     /** A client for the daemon these options name. */
-    public DaemonClient client() {
+    public DaemonClient client() throws CliException {
         Token t = token();
+        if (t != null && !t.value().matches("[\\x21-\\x7e]+")) {
+            String message = "the token from " + t.source() + " is not a token (it has spaces or control characters)";
+            if (t.source().equals("--token")) throw bad(message);
+            throw new CliException(message);
+        }
         String hint = "give one with --token or VISOR_TOKEN, or run where " + tokenFile() + " is readable";
         return new DaemonClient(url(), t == null ? null : t.value(), t == null ? null : t.source(), hint);
     }

@@ -70,6 +70,10 @@ class DaemonEndToEndTest {
             JsonNode snap = d.ok(201, "POST", "/api/v1/vms/web/snapshots", admin, "{\"name\":\"s1\"}");
             assertTrue(Files.exists(Path.of(snap.get("path").asText(), "ram")), snap.toString());
             assertEquals(1, d.ok(200, "GET", "/api/v1/vms/web/snapshots", admin, null).size());
+            // the disk it wrote until now is the snapshot's; the VM goes on in an overlay on it
+            JsonNode disk = d.ok(200, "GET", "/api/v1/vms/web", admin, null).get("disks").get(0);
+            assertEquals("data-s1.qcow2", disk.get("image").asText());
+            assertEquals(409, d.call("DELETE", "/api/v1/images/data.qcow2", admin, null).status(), "the snapshot needs it");
 
             // metrics while it runs: its instructions are counted
             String metrics = d.call("GET", "/metrics", admin, null).body();

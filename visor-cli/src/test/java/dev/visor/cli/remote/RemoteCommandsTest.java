@@ -456,6 +456,14 @@ class RemoteCommandsTest {
     }
 
     @Test
+    void aTokenWithSpacesIsRefusedBeforeSending() {
+        vars.put("VISOR_TOKEN", "visor_abc\n$ more");
+        assertError(run("vm", "list"), 1, "visor: the token from VISOR_TOKEN is not a token (it has spaces or control characters)");
+        assertError(run("vm", "list", "--token", "a b"), 2, "visor: the token from --token is not a token (it has spaces or control characters)");
+        assertTrue(daemon.requests.isEmpty());
+    }
+
+    @Test
     void daemonOrderFlagThenEnvThenDefault() throws IOException {
         daemon.json("GET /api/v1/vms", 200, "[]");
         vars.put("VISOR_DAEMON", "http://127.0.0.1:1");
