@@ -14,7 +14,6 @@ import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -67,7 +66,7 @@ public final class DensityBenchmark {
     static final String MARKER = InitramfsBuilder.READY_MARKER;
     static final String PROMPT = "~ # ";
     /** The JVM options visord gives each VMM before VISOR_VMM_JAVA_OPTS (DaemonCommand.vmmCommand()). */
-    static final String DAEMON_VMM_OPTS = "--enable-native-access=ALL-UNNAMED -XX:+UseParallelGC -Xmx512m -Xss16m";
+    static final String DAEMON_VMM_OPTS = "-XX:+UseParallelGC -Xmx512m -Xss16m";
     static final String API = "/api/v1";
     static final ObjectMapper JSON = new ObjectMapper();
     static final double MIB = 1024.0 * 1024.0;
@@ -87,8 +86,8 @@ public final class DensityBenchmark {
               --max N               clones to start at most (default %d, at most %d)
               --memory SIZE         the template's guest RAM, which each clone inherits (default 128M)
               --reserve SIZE        stop starting clones when MemAvailable falls below this (default 2G)
-              --vmm-java-opts STR   JVM options for every VMM: sets VISOR_VMM_JAVA_OPTS for the daemon,
-                                    which appends them to its own (%s);
+              --vmm-java-opts STR   JVM options for every VMM (sets VISOR_VMM_JAVA_OPTS for the daemon, which
+                                    puts them after its own: %s),
                                     e.g. '-XX:+UseSerialGC -Xmx64m -XX:TieredStopAtLevel=1'
               --visor PATH          the visor launcher (default: ./visor of this source tree)
             A start that fails or takes longer than %d s also ends the ramp. Extra JVM options for the
@@ -358,7 +357,7 @@ public final class DensityBenchmark {
         out.printf(Locale.ROOT, fmt, "host memory per VM: MemAvailable drop", String.format(Locale.ROOT,
                 "%.1f MiB  (%s before c1, %s now: %.0f MiB)", availPer, gib(availBefore), gib(availAfter), (availBefore - availAfter) / MIB));
         out.printf(Locale.ROOT, fmt, "daemon (visord) RSS / PSS", String.format(Locale.ROOT, "%.1f MiB / %.1f MiB", dm.rss / MIB, dm.pss / MIB));
-        out.printf(Locale.ROOT, fmt, "start all (define + start, one after another)", String.format(Locale.ROOT,
+        out.printf(Locale.ROOT, fmt, "start all (define + start, one by one)", String.format(Locale.ROOT,
                 "%.1f s  (%.2f s per VM)", seconds(rampNanos), eachS));
         out.printf(Locale.ROOT, fmt, "one start: mean / p50 / p95 / max", String.format(Locale.ROOT,
                 "%.2f / %.2f / %.2f / %.2f s  (first %.2f s, last %.2f s)", Arrays.stream(starts).average().orElse(Double.NaN),
@@ -650,9 +649,7 @@ public final class DensityBenchmark {
     private static String commandLine(long pid) {
         try {
             return Files.readString(Path.of("/proc", Long.toString(pid), "cmdline")).replace('\0', ' ');
-        } catch (NoSuchFileException e) {
-            return "";
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException e) { // gone, or not ours to read
             return "";
         }
     }

@@ -30,9 +30,10 @@ import java.util.concurrent.atomic.AtomicLong;
 @Command(name = "console", mixinStandardHelpOptions = true, usageHelpAutoWidth = true,
         description = "Attach to a VM's serial console (its scroll-back first). Role: viewer to watch, operator to type.",
         footer = {"",
-            "At a terminal: Ctrl-A x detaches (the VM runs on), Ctrl-A h prints help, Ctrl-A Ctrl-A sends Ctrl-A.",
-            "When stdin is not a terminal, its bytes are typed as they come, and the command ends once stdin",
-            "has ended and the console has been quiet for a second (or at --timeout), e.g.",
+            "At a terminal: Ctrl-A x detaches (the VM runs on), Ctrl-A h prints help,",
+            "Ctrl-A Ctrl-A sends Ctrl-A. When stdin is not a terminal, its bytes are typed",
+            "as they come, and the command ends once stdin has ended and the console has",
+            "been quiet for a second (or at --timeout), e.g.",
             "  printf 'uname -a\\n' | visor vm console web1"})
 public final class ConsoleCommand extends RemoteCommand {
     static final long IDLE_NANOS = TimeUnit.SECONDS.toNanos(1);

@@ -29,8 +29,8 @@ public final class DaemonOptions {
     String daemon;
 
     @Option(names = "--token", paramLabel = "TOKEN",
-            description = "The daemon's bearer token (default: $VISOR_TOKEN, else the daemon's admin.token when readable: "
-                    + "$VISOR_STATE_DIR, else /var/lib/visor for root, else ~/.local/share/visor).")
+            description = "The daemon's bearer token (default: $VISOR_TOKEN, else the admin.token file in the daemon's "
+                    + "state directory when readable).")
     String token;
 
     @Spec(Spec.Target.MIXEE)

@@ -25,8 +25,9 @@ import java.util.Set;
                 VmCommand.Disk.class, VmCommand.SnapshotCreate.class, VmCommand.Snapshots.class,
                 VmCommand.SnapshotDelete.class, VmCommand.Migrate.class, ConsoleCommand.class, VmCommand.Log.class},
         footer = {"", "The daemon: --daemon URL, else $VISOR_DAEMON, else " + DaemonOptions.DEFAULT_URL + ".",
-                "The token: --token TOKEN, else $VISOR_TOKEN, else admin.token in the daemon's state directory",
-                "($VISOR_STATE_DIR, else /var/lib/visor for root, else ~/.local/share/visor) when readable."},
+                "The token: --token TOKEN, else $VISOR_TOKEN, else the admin.token file in the",
+                "daemon's state directory ($VISOR_STATE_DIR, else /var/lib/visor for root, else",
+                "~/.local/share/visor) when it is readable."},
         usageHelpAutoWidth = true)
 public final class VmCommand extends RemoteCommand.Group {
     static final Set<String> RESTART_POLICIES = Set.of("never", "on-failure", "always");

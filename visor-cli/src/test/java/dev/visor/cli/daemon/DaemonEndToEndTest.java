@@ -55,6 +55,7 @@ class DaemonEndToEndTest {
             assertEquals("visor-vm-" + vm.get("id").asLong(), vm.get("label").asText());
 
             // started: the call returns once the VMM answers; the console shows the guest's shell
+            Events events = Events.open(d.url, admin);
             vm = d.ok(200, "POST", "/api/v1/vms/web/start", admin, null);
             assertEquals("running", vm.get("state").asText());
             long pid = vm.get("pid").asLong();
@@ -64,9 +65,20 @@ class DaemonEndToEndTest {
                 console.await("42-1", 60);
             }
 
+            // grown while it runs: the guest sees the new size at once
+            JsonNode grown = d.ok(200, "POST", "/api/v1/vms/web/disks/vda/resize", admin, "{\"size\":\"128M\"}");
+            assertEquals(128L << 20, grown.get("sizeBytes").asLong());
+            try (Console console = Console.open(d.url, "web", admin)) {
+                console.type("echo size=$(cat /sys/block/vda/size)\n");
+                console.await("size=262144", 30);
+            }
+
             // paused and resumed: the guest's uptime goes on
             assertEquals("paused", d.ok(200, "POST", "/api/v1/vms/web/pause", admin, null).get("state").asText());
             assertEquals("running", d.ok(200, "POST", "/api/v1/vms/web/resume", admin, null).get("state").asText());
+            events.await("\"state\":\"paused\"", 10);
+            events.await("\"detail\":\"resumed\"", 10);
+            events.close();
             JsonNode snap = d.ok(201, "POST", "/api/v1/vms/web/snapshots", admin, "{\"name\":\"s1\"}");
             assertTrue(Files.exists(Path.of(snap.get("path").asText(), "ram")), snap.toString());
             assertEquals(1, d.ok(200, "GET", "/api/v1/vms/web/snapshots", admin, null).size());
@@ -128,6 +140,50 @@ class DaemonEndToEndTest {
     static boolean defaultImageCached() {
         return System.getenv("VISOR_CACHE") == null
                 && Files.exists(Path.of(System.getProperty("user.home"), ".cache", "visor", "images", "default", "Image"));
+    }
+
+    /** The daemon's server-sent event stream, read in the background. */
+    static final class Events implements AutoCloseable {
+        private final StringBuffer seen = new StringBuffer();
+        private final Thread reader;
+        private volatile java.io.InputStream body;
+
+        private Events(String url, String token) {
+            reader = Thread.ofVirtual().start(() -> {
+                try {
+                    var r = HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(URI.create(url + "/api/v1/events"))
+                            .header("Authorization", "Bearer " + token).header("Accept", "text/event-stream").build(),
+                            java.net.http.HttpResponse.BodyHandlers.ofInputStream());
+                    body = r.body();
+                    byte[] b = new byte[4096];
+                    int n;
+                    while ((n = body.read(b)) > 0) seen.append(new String(b, 0, n, StandardCharsets.UTF_8));
+                } catch (Exception ignored) {
+                    // closed
+                }
+            });
+        }
+
+        static Events open(String url, String token) throws InterruptedException {
+            Events e = new Events(url, token);
+            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (e.seen.indexOf("visord events") < 0 && System.nanoTime() < end) Thread.sleep(20);
+            return e;
+        }
+
+        void await(String text, int seconds) throws InterruptedException {
+            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+            while (seen.indexOf(text) < 0) {
+                if (System.nanoTime() > end) throw new AssertionError("no event with " + text + " in:\n" + seen);
+                Thread.sleep(20);
+            }
+        }
+
+        @Override
+        public void close() throws java.io.IOException {
+            if (body != null) body.close();
+            reader.interrupt();
+        }
     }
 
     /** A console WebSocket as a browser or the CLI opens it. */

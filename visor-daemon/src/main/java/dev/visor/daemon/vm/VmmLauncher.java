@@ -5,6 +5,7 @@ import dev.visor.daemon.images.ImageStore;
 import dev.visor.daemon.model.DiskRef;
 import dev.visor.daemon.model.VmDefinition;
 import dev.visor.daemon.model.VmRecord;
+import dev.visor.daemon.security.Isolation;
 
 import java.io.File;
 import java.io.IOException;
@@ -19,7 +20,8 @@ import java.util.Map;
  * that breaks its VMM takes nothing else down). The VMM gets a control socket, a console socket
  * and log, and an exit-status file in the VM's run directory; its stdin is /dev/null and its own
  * messages go to vmm.log. It runs in a session of its own, so it outlives a daemon restart and
- * the daemon's terminal.
+ * the daemon's terminal. When the daemon runs as root it runs as a user of its own, in a cgroup
+ * with limits where there is cgroup v2 ({@link Isolation}).
  */
 public final class VmmLauncher {
     private static final Path SETSID = Path.of("/usr/bin/setsid");
@@ -28,6 +30,7 @@ public final class VmmLauncher {
     private final DaemonPaths paths;
     private final ImageStore images;
     private final Map<String, String> environment;
+    private final Isolation isolation;
 
     /**
      * @param vmmCommand the command that is {@code visor} (e.g. java, its options, -cp, the main class);
@@ -35,11 +38,20 @@ public final class VmmLauncher {
      * @param environment extra environment for the VMM (e.g. VISOR_CACHE)
      */
     public VmmLauncher(List<String> vmmCommand, DaemonPaths paths, ImageStore images, Map<String, String> environment) {
+        this(vmmCommand, paths, images, environment, Isolation.forDaemon(paths, environment));
+    }
+
+    /** As above, isolating VMMs as {@code isolation} says (tests choose it). */
+    public VmmLauncher(List<String> vmmCommand, DaemonPaths paths, ImageStore images, Map<String, String> environment,
+                       Isolation isolation) {
         this.vmmCommand = List.copyOf(vmmCommand);
         this.paths = paths;
         this.images = images;
         this.environment = Map.copyOf(environment);
+        this.isolation = isolation;
     }
+
+    public Isolation isolation() { return isolation; }
 
     /** The {@code visor run} arguments for {@code vm} (after the VMM command). */
     List<String> runArguments(VmRecord vm) throws IOException {
@@ -92,19 +104,24 @@ public final class VmmLauncher {
         deleteTree(run);
         Files.createDirectories(run);
         Files.createDirectories(paths.vmDir(id));
+        List<String> args = runArguments(vm, incoming);
+        // after runArguments (it empties a clone's overlays dir): hands the VM's files to its user
+        Isolation.Launch as = isolation.prepare(vm, vmmCommand, environment);
         List<String> cmd = new ArrayList<>();
         if (Files.isExecutable(SETSID)) cmd.add(SETSID.toString());
-        cmd.addAll(vmmCommand);
-        List<String> args = runArguments(vm, incoming);
+        cmd.addAll(as.command());
         cmd.addAll(args);
         ProcessBuilder pb = new ProcessBuilder(cmd)
                 .redirectInput(new File("/dev/null"))
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(paths.vmmLog(id).toFile()))
                 .redirectErrorStream(true);
         pb.environment().putAll(environment);
+        pb.environment().putAll(as.environment());
         Files.writeString(paths.vmmLog(id), "--- " + java.time.Instant.now() + " " + String.join(" ", args) + "\n",
                 java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
-        return pb.start();
+        Process p = pb.start();
+        isolation.started(vm, p);
+        return p;
     }
 
     /** The last non-empty line the VMM wrote to its log (its error message when it failed to start). */
