@@ -42,6 +42,10 @@ final class DaemonProcess implements AutoCloseable {
     }
 
     static DaemonProcess start(Path stateDir) throws Exception {
+        // as root each VMM runs as a user of its own, which must be able to pass through to its
+        // files: JUnit's temporary directory is 0700, /var/lib (the default's parent) is 0755
+        java.nio.file.Files.setPosixFilePermissions(stateDir.toAbsolutePath().getParent(),
+                java.nio.file.attribute.PosixFilePermissions.fromString("rwx--x--x"));
         String classPath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--enable-native-access=ALL-UNNAMED", "-Xss16m", "-Xmx256m", "-cp", classPath, Main.class.getName(),
