@@ -24,7 +24,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -89,6 +88,7 @@ public final class DensityBenchmark {
               --vmm-java-opts STR   JVM options for every VMM (sets VISOR_VMM_JAVA_OPTS for the daemon, which
                                     puts them after its own: %s),
                                     e.g. '-XX:+UseSerialGC -Xmx64m -XX:TieredStopAtLevel=1'
+                                    (another collector: -XX:-UseParallelGC is put first)
               --visor PATH          the visor launcher (default: ./visor of this source tree)
             A start that fails or takes longer than %d s also ends the ramp. Extra JVM options for the
             daemon itself go in VISOR_JAVA_OPTS (./visor passes them on).
@@ -100,7 +100,8 @@ public final class DensityBenchmark {
     private final PrintStream err = System.err;
     private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(Duration.ofSeconds(5)).build();
-    private final AtomicBoolean cleaned = new AtomicBoolean();
+    private boolean cleaned; // guarded by this
+    private volatile boolean interrupted;
     private final StringBuffer daemonOutput = new StringBuffer();
     private volatile Process daemon;
     private volatile Path stateDir;
@@ -155,7 +156,7 @@ public final class DensityBenchmark {
                     reserveBytes = parseSize(a, v);
                     reserveText = v;
                 }
-                case "--vmm-java-opts" -> vmmJavaOpts = v.strip();
+                case "--vmm-java-opts" -> vmmJavaOpts = withGcSwitch(v.strip());
                 case "--visor" -> visor = Path.of(v);
                 default -> throw new IllegalArgumentException("unknown option " + a);
             }
@@ -164,6 +165,16 @@ public final class DensityBenchmark {
             String root = System.getProperty("visor.root");
             visor = Path.of(root != null ? root : ".").resolve("visor");
         }
+    }
+
+    /**
+     * The daemon gives every VMM -XX:+UseParallelGC before VISOR_VMM_JAVA_OPTS, and a JVM refuses to
+     * start with two collectors selected ("Multiple garbage collectors selected"): when {@code opts}
+     * pick another collector, -XX:-UseParallelGC goes first (the later flag wins).
+     */
+    static String withGcSwitch(String opts) {
+        boolean otherGc = Pattern.compile("(^|\\s)-XX:\\+Use(?!Parallel)\\w+GC(\\s|$)").matcher(opts).find();
+        return otherGc && !opts.contains("-XX:-UseParallelGC") ? "-XX:-UseParallelGC " + opts : opts;
     }
 
     /** "128M", "2G", "512K", "1T" (powers of 1024; an optional trailing B or iB) or a number of bytes. */
@@ -194,7 +205,10 @@ public final class DensityBenchmark {
             err.println("density: " + visor + " is not an executable visor launcher (use --visor)");
             return 1;
         }
-        Runtime.getRuntime().addShutdownHook(new Thread(this::cleanUp, "density-cleanup"));
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            interrupted = true;
+            cleanUp();
+        }, "density-cleanup"));
         try {
             return measure();
         } catch (BenchFailure e) {
@@ -202,6 +216,16 @@ public final class DensityBenchmark {
             out.println("density: FAILED: " + e.getMessage());
             String tail = tail(daemonOutput.toString(), 15);
             if (!tail.isBlank()) out.println("  the daemon's last output:\n    " + tail.replace("\n", "\n    "));
+            return 1;
+        } catch (IOException e) {
+            Process d = daemon;
+            if (interrupted || d != null && !d.isAlive()) { // Ctrl-C reaches the daemon too; the hook ends the rest
+                out.println();
+                out.println("density: " + (interrupted ? "interrupted" : "the daemon is gone") + " (" + e.getMessage() + ")");
+            } else {
+                out.println();
+                out.println("density: FAILED: " + e);
+            }
             return 1;
         } finally {
             cleanUp();
@@ -424,6 +448,9 @@ public final class DensityBenchmark {
             Thread.sleep(50);
         }
         out.printf(Locale.ROOT, "  daemon: pid %d, %s, state in %s (up in %.1f s)%n", p.pid(), url, stateDir, seconds(System.nanoTime() - t0));
+        for (String line : daemonOutput.toString().lines().toList()) { // what it says about isolation, cgroups, ...
+            if (!line.contains("listening on") && !line.contains("admin token")) out.println("    " + line);
+        }
         out.flush();
     }
 
@@ -577,10 +604,12 @@ public final class DensityBenchmark {
     /**
      * Kills every VM (POST /kill for each active one, then SIGKILL to any process whose command line
      * holds the state directory), stops the daemon and deletes the state directory. Runs once: at
-     * the end, after a failure, or from the shutdown hook on Ctrl-C.
+     * the end, after a failure, or from the shutdown hook on Ctrl-C; a second caller waits for the
+     * first to finish (the JVM would otherwise end while the main thread is still cleaning up).
      */
-    void cleanUp() {
-        if (!cleaned.compareAndSet(false, true)) return;
+    synchronized void cleanUp() {
+        if (cleaned) return;
+        cleaned = true;
         Path dir = stateDir;
         Process d = daemon;
         if (dir == null) return;

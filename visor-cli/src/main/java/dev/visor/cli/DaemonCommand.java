@@ -78,9 +78,14 @@ final class DaemonCommand implements java.util.concurrent.Callable<Integer> {
     static List<String> vmmCommand() {
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
-        cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "-XX:+UseParallelGC", "-Xmx512m", "-Xss16m"));
         String extra = System.getenv("VISOR_VMM_JAVA_OPTS");
-        if (extra != null && !extra.isBlank()) cmd.addAll(List.of(extra.strip().split("\\s+")));
+        List<String> extras = extra == null || extra.isBlank() ? List.of() : List.of(extra.strip().split("\\s+"));
+        cmd.add("--enable-native-access=ALL-UNNAMED");
+        // the collector and heap ./visor uses, unless VISOR_VMM_JAVA_OPTS picks others (two collectors would be refused)
+        if (extras.stream().noneMatch(o -> o.matches("-XX:\\+Use\\w*GC"))) cmd.add("-XX:+UseParallelGC");
+        if (extras.stream().noneMatch(o -> o.startsWith("-Xmx"))) cmd.add("-Xmx512m");
+        cmd.add("-Xss16m");
+        cmd.addAll(extras);
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
         return cmd;
     }

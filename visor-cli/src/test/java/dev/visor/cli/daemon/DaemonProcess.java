@@ -130,8 +130,14 @@ final class DaemonProcess implements AutoCloseable {
     /** Kills every VMM process started for VMs under {@code stateDir} (they outlive the daemon by design). */
     static void killVmms(Path stateDir) {
         String key = stateDir.toAbsolutePath().normalize().toString();
-        ProcessHandle.allProcesses()
-                .filter(h -> h.info().arguments().map(a -> String.join(" ", a).contains(key) && List.of(a).contains("run")).orElse(false))
-                .forEach(ProcessHandle::destroyForcibly);
+        // /proc/PID/cmdline directly: ProcessHandle.Info leaves out the arguments of long command lines
+        ProcessHandle.allProcesses().filter(h -> {
+            try {
+                String cmd = new String(Files.readAllBytes(Path.of("/proc", Long.toString(h.pid()), "cmdline")), StandardCharsets.UTF_8);
+                return cmd.contains(key) && cmd.contains("\0run\0");
+            } catch (IOException e) {
+                return false;
+            }
+        }).forEach(ProcessHandle::destroyForcibly);
     }
 }

@@ -40,9 +40,10 @@ import java.util.stream.Stream;
  *   images/              root:VMMS 1730       see below
  *   IMAGE a VM writes    U:U 0600
  *   IMAGE read only      root:U 0640          (root:VMMS 0640 once a second VM reads it)
- *   snapshots/NAME/      root:U 1771          the VMM writes NAME/SNAP.tmp and renames it to SNAP
- *   snapshots/NAME/SNAP  root 0700/0600       sealed, the next time VM NAME starts or a clone of it
- *                                             does; a clone reads it through the group, as images
+ *   snapshots/NAME/      root:U 1771          the VMM writes NAME/SNAP.tmp and renames it to SNAP;
+ *                                             the sticky bit keeps it from replacing a sealed SNAP
+ *   snapshots/NAME/SNAP  root 0750/0640       sealed right after the snapshot (its frozen images
+ *                                             too: root:U 0640); a clone reads it through the group
  *   lib/, cache/         root 0755/0644       readable copies of the class path and guest image
  * </pre>
  *
@@ -117,6 +118,9 @@ public final class Isolation {
             cg = null;
         }
         Isolation i = on(paths, cg);
+        String clash = rangeClash(Path.of("/etc/passwd"), Path.of("/etc/subuid"), Path.of("/etc/subgid"));
+        if (clash != null) System.err.println("visord: VM isolation: VM users (uids from " + (UID_BASE + 1) + ") overlap " + clash
+                + ": those users could reach VMs' files, and their processes are killed as a VM's leftovers");
         try {
             i.layout();
             String problem = i.problem();
@@ -127,16 +131,40 @@ public final class Isolation {
         return i;
     }
 
+    /**
+     * Who else on this host has ids from {@link #UID_BASE} (a user in passwd, or a subordinate id
+     * range for rootless containers, as /etc/subuid gives 65536-id ranges from 100000), or null.
+     */
+    static String rangeClash(Path passwd, Path... subordinate) {
+        long lo = UID_BASE, hi = UID_BASE + 1_000_000L; // VM ids are far below a million
+        try {
+            for (String line : Files.exists(passwd) ? Files.readAllLines(passwd) : List.<String>of()) {
+                String[] f = line.split(":");
+                if (f.length > 2 && f[2].matches("\\d+") && Long.parseLong(f[2]) >= lo && Long.parseLong(f[2]) < hi) {
+                    return "user " + f[0] + " (uid " + f[2] + ") in " + passwd;
+                }
+            }
+            for (Path file : subordinate) {
+                for (String line : Files.exists(file) ? Files.readAllLines(file) : List.<String>of()) {
+                    String[] f = line.split(":");
+                    if (f.length < 3 || !f[1].matches("\\d+") || !f[2].matches("\\d+")) continue;
+                    long start = Long.parseLong(f[1]), end = start + Long.parseLong(f[2]);
+                    if (start < hi && end > lo) return f[0] + "'s ids " + start + "-" + (end - 1) + " in " + file;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            return null; // unreadable: nothing to say
+        }
+        return null;
+    }
+
     static boolean wanted(boolean root, String setting) {
         return root && !"off".equalsIgnoreCase(setting == null ? "" : setting.strip());
     }
 
     static boolean runningAsRoot() {
-        try {
-            return (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid") == 0; // the owner of /proc/self is our euid
-        } catch (IOException | RuntimeException e) {
-            return "root".equals(System.getProperty("user.name"));
-        }
+        int uid = processUid(ProcessHandle.current().pid());
+        return uid >= 0 ? uid == 0 : "root".equals(System.getProperty("user.name"));
     }
 
     public boolean enabled() { return enabled; }
@@ -173,7 +201,7 @@ public final class Isolation {
         layout();
         String problem = problem();
         if (problem != null) throw new IOException("VM isolation: " + problem);
-        killProcessesOf(u); // anything an earlier VMM of this VM left running
+        killProcessesOf(u, paths.stateDir()); // anything an earlier VMM of this VM left running
         sweepImages();
 
         Path run = paths.runDir(id), vmDir = paths.vmDir(id);
@@ -181,11 +209,10 @@ public final class Isolation {
         Files.createDirectories(vmDir);
         own(run, u, u, 0700);
         own(vmDir, 0, u, 01770);
+        dropLinks(vmDir);
         for (String log : List.of("console.log", "console.log.1")) {
             Path f = vmDir.resolve(log);
-            if (!Files.exists(f, LinkOption.NOFOLLOW_LINKS)) continue;
-            if (Files.isRegularFile(f, LinkOption.NOFOLLOW_LINKS)) own(f, u, u, 0600);
-            else Files.delete(f); // a link or stranger the VMM left: the daemon reads this file as root
+            if (Files.exists(f, LinkOption.NOFOLLOW_LINKS)) own(f, u, u, 0600); // perhaps written by root before isolation
         }
         Path vmmLog = paths.vmmLog(id);
         if (Files.exists(vmmLog, LinkOption.NOFOLLOW_LINKS)
@@ -200,7 +227,7 @@ public final class Isolation {
         try (Stream<Path> s = Files.list(mySnapshots)) {
             for (Path snap : s.toList()) {
                 if (snap.getFileName().toString().endsWith(".tmp")) Staging.deleteTree(snap); // unfinished
-                else sealSnapshot(snap);
+                else sealSnapshot(vm, snap);
             }
         }
 
@@ -211,15 +238,17 @@ public final class Isolation {
             String[] parts = d.snapshot().split("/", 2);
             Path snap = paths.snapshot(parts[0], parts[1]);
             Path parent = snap.getParent();
-            if (Files.isDirectory(parent, LinkOption.NOFOLLOW_LINKS)) own(parent, -1, -1, stat.of(parent).permissions() | 0001);
-            sealSnapshot(snap);
-            try (Stream<Path> s = Files.walk(snap)) {
-                for (Path p : s.toList()) shareRead(p, u);
+            if (Files.isDirectory(snap, LinkOption.NOFOLLOW_LINKS)) { // else the VMM says it is missing
+                own(parent, -1, -1, stat.of(parent).permissions() | 0001);
+                sealTree(snap); // its VMM may still own it
+                try (Stream<Path> s = Files.walk(snap)) {
+                    for (Path p : s.toList()) shareRead(p, u);
+                }
+                Manifest m = Manifest.read(snap.resolve("manifest"));
+                cpus = m.cpus();
+                if (m.memoryBytes() > 0) memory = m.memoryBytes(); // a clone's definition does not hold its shape
+                for (Path disk : m.disks()) shareReadChain(disk, u);
             }
-            Manifest m = Manifest.read(snap.resolve("manifest"));
-            cpus = m.cpus();
-            if (m.memoryBytes() > 0) memory = m.memoryBytes(); // a clone's definition does not hold its shape
-            for (Path disk : m.disks()) shareReadChain(disk, u);
         } else {
             for (DiskRef disk : d.disks()) {
                 Path p = image(disk.image());
@@ -262,24 +291,85 @@ public final class Isolation {
         p.onExit().thenRun(() -> {
             if (!current.remove(id, p)) return; // a newer VMM of this VM runs (or is being prepared)
             if (cgroups != null) cgroups.remove(id);
-            killProcessesOf(uid(id));
+            killProcessesOf(uid(id), paths.stateDir());
+            try {
+                dropLinks(paths.vmDir(id));
+            } catch (IOException ignored) {
+                // done again before the next start
+            }
         });
     }
 
     /**
-     * Seals snapshot directory {@code snap} (made by a VMM): root's from now on, so the VMM that
-     * wrote it can no longer change what clones will restore. Happens by itself when the VM or a
-     * clone of it starts; the Supervisor may call it right after a snapshot to close that window.
+     * Removes whatever is not a plain file where the console log goes: the daemon reads the log as
+     * root (the API serves its tail), so a VMM's link to, say, /etc/shadow must not stay there.
      */
-    public void sealSnapshot(Path snap) throws IOException {
-        if (!enabled || !Files.exists(snap, LinkOption.NOFOLLOW_LINKS)) return;
-        try (Stream<Path> s = Files.walk(snap)) {
+    private static void dropLinks(Path vmDir) throws IOException {
+        for (String log : List.of("console.log", "console.log.1")) {
+            Path f = vmDir.resolve(log);
+            if (Files.exists(f, LinkOption.NOFOLLOW_LINKS) && !Files.isRegularFile(f, LinkOption.NOFOLLOW_LINKS)) Files.delete(f);
+        }
+    }
+
+    /**
+     * Seals snapshot {@code snap} that VM {@code vm}'s VMM wrote, and the disk images it froze:
+     * root's from now on, so that VMM can no longer change what clones restore. The snapshot is
+     * root's alone until a clone starts; a frozen image keeps the VM's group, as it backs the VM's
+     * disk now. Happens by itself when the VM or a clone of it starts; the Supervisor calls it
+     * right after a snapshot to close that window.
+     */
+    public void sealSnapshot(VmRecord vm, Path snap) throws IOException {
+        if (!enabled || !Files.isDirectory(snap, LinkOption.NOFOLLOW_LINKS)) return;
+        int u = uid(vm.id());
+        sealTree(snap);
+        Path manifest = snap.resolve("manifest");
+        if (!Files.isRegularFile(manifest, LinkOption.NOFOLLOW_LINKS)) return;
+        for (Path disk : Manifest.read(manifest).disks()) {
+            disk = disk.toAbsolutePath().normalize();
+            // the manifest is the VMM's: only images of the store that are its user's own
+            if (!paths.images().equals(disk.getParent()) || !Files.isRegularFile(disk, LinkOption.NOFOLLOW_LINKS)) continue;
+            if (stat.of(disk).uid() == u) own(disk, 0, -1, 0640);
+        }
+    }
+
+    /** Makes what a VMM left in {@code dir} root's (0750/0640, group root); links it left are removed. */
+    private void sealTree(Path dir) throws IOException {
+        try (Stream<Path> s = Files.walk(dir)) {
             for (Path p : s.toList()) {
                 FileAccess.Meta m = stat.of(p);
                 if (m.symlink()) Files.delete(p);
-                else if (m.uid() != 0) own(p, 0, 0, m.directory() ? 0700 : 0600);
+                else if (m.uid() != 0) own(p, 0, 0, m.directory() ? 0750 : 0640);
             }
         }
+    }
+
+    /**
+     * Whether {@code p}, which VM {@code vm}'s VMM says it made (a snapshot's new overlay), is a
+     * file of that VM's user: a VMM must not be able to make the daemon hand it another image by
+     * naming it. Always true when isolation is off.
+     */
+    public boolean madeBy(VmRecord vm, Path p) throws IOException {
+        if (!enabled) return true;
+        if (!Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) return false;
+        int owner = stat.of(p).uid();
+        // a VMM started before isolation was turned on runs as root, and so are its files
+        return owner == uid(vm.id()) || owner == 0 && processUid(vm.pid()) == 0;
+    }
+
+    /**
+     * The real uid of process {@code pid}, or -1 when there is none. From its status, not the owner
+     * of /proc/PID: that is root for a process that made itself non-dumpable.
+     */
+    static int processUid(long pid) {
+        if (pid <= 0) return -1;
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "status"), java.nio.charset.StandardCharsets.ISO_8859_1)) {
+                if (line.startsWith("Uid:")) return Integer.parseInt(line.split("\\s+")[1]);
+            }
+        } catch (IOException | RuntimeException e) {
+            // gone
+        }
+        return -1;
     }
 
     // ---------------------------------------------------------------- files
@@ -337,7 +427,8 @@ public final class Isolation {
     /**
      * Lets user {@code u} read {@code p}: root's (nobody writes it any more), group {@code u} when
      * only this VM reads it, VMMS when another VM's group had it. A VM's writable image (labelled
-     * visor-vm-N) is never shared: only its own VMM may open it.
+     * visor-vm-N, or still unlabelled but owned by another existing VM's user, as an image an
+     * incoming migration is filling) is never shared: only its own VMM may open it.
      */
     private void shareRead(Path p, int u) throws IOException {
         if (!Files.exists(p, LinkOption.NOFOLLOW_LINKS)) return;
@@ -345,6 +436,7 @@ public final class Isolation {
         if (m.symlink()) return;
         String label = m.directory() ? null : Labels.get(p);
         if (label != null && label.startsWith("visor-vm-")) return;
+        if (m.uid() != u && isVmUser(m.uid()) && !"visor-snapshot".equals(label) && Files.exists(paths.vmDir(m.uid() - UID_BASE))) return;
         int group = m.gid() == 0 || m.gid() == u ? u : VMM_GROUP;
         own(p, 0, group, m.directory() ? 0750 : 0640);
     }
@@ -361,7 +453,12 @@ public final class Isolation {
                 break; // not readable as an image: the VMM will say so
             }
             if (backing == null) break;
-            Path b = Path.of(backing);
+            Path b;
+            try {
+                b = Path.of(backing);
+            } catch (java.nio.file.InvalidPathException e) {
+                break; // a header a VMM wrote
+            }
             b = (b.isAbsolute() ? b : cur.resolveSibling(b)).normalize();
             // the name comes from an image header a VMM may have written: follow it inside the store only
             if (!paths.images().equals(b.getParent()) || out.contains(b)) break;
@@ -430,15 +527,21 @@ public final class Isolation {
 
     // ---------------------------------------------------------------- processes
 
-    /** Kills every process running as {@code uid} (any of its uids): leftovers of a VMM that ended. */
-    static void killProcessesOf(int uid) {
+    /**
+     * Kills every process running as {@code uid} (any of its uids): leftovers of a VMM that ended.
+     * Spared: the VMM of another daemon's VM with the same id (its command line names another
+     * state dir), as when two daemons run on one host in tests. (Their VMs share a user then:
+     * isolation assumes one daemon per host.)
+     */
+    static void killProcessesOf(int uid, Path stateDir) {
         try (DirectoryStream<Path> procs = Files.newDirectoryStream(Path.of("/proc"), "[0-9]*")) {
             for (Path proc : procs) {
                 try {
-                    for (String line : Files.readAllLines(proc.resolve("status"))) {
+                    for (String line : Files.readAllLines(proc.resolve("status"), java.nio.charset.StandardCharsets.ISO_8859_1)) { // its name is the process's to choose
                         if (!line.startsWith("Uid:")) continue;
                         String[] f = line.split("\\s+");
-                        if (List.of(f).subList(1, Math.min(f.length, 5)).contains(Integer.toString(uid))) { // real, effective, saved, fs
+                        if (List.of(f).subList(1, Math.min(f.length, 5)).contains(Integer.toString(uid)) // real, effective, saved, fs
+                                && !anotherDaemonsVmm(Files.readString(proc.resolve("cmdline"), java.nio.charset.StandardCharsets.ISO_8859_1).split("\0"), stateDir)) {
                             ProcessHandle.of(Long.parseLong(proc.getFileName().toString())).ifPresent(ProcessHandle::destroyForcibly);
                         }
                         break;
@@ -450,6 +553,13 @@ public final class Isolation {
         } catch (IOException ignored) {
             // no /proc: nothing to find
         }
+    }
+
+    static boolean anotherDaemonsVmm(String[] args, Path stateDir) {
+        for (int i = 0; i + 1 < args.length; i++) {
+            if (args[i].equals("--exit-status-file")) return !Path.of(args[i + 1]).startsWith(stateDir);
+        }
+        return false;
     }
 
     /** What {@link #prepare} needs of a snapshot's manifest (a file a VMM wrote: only numbers and paths are taken). */

@@ -25,6 +25,9 @@ import java.util.stream.Stream;
  * <p>A file that others may read already is hard-linked rather than copied (cheap, and the source's
  * mode is kept, so nothing of the source changes); only when that fails (another file system) or
  * the file is not others-readable is it copied.
+ *
+ * <p>Stages of earlier sets are kept: a running VMM may still load classes from one. They can be
+ * removed (STATE/lib, STATE/cache) while no VM runs.
  */
 final class Staging {
     private Staging() {}
@@ -39,7 +42,9 @@ final class Staging {
         Path tmp = Files.createTempDirectory(root, ".stage-");
         try {
             for (var e : entries.entrySet()) copyTree(e.getValue(), tmp.resolve(e.getKey()));
-            Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
+            try (Stream<Path> s = Files.walk(tmp)) { // every directory, also the parents of nested names
+                for (Path d : s.filter(Files::isDirectory).toList()) Files.setPosixFilePermissions(d, PosixFilePermissions.fromString("rwxr-xr-x"));
+            }
             try {
                 Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
             } catch (IOException e) {

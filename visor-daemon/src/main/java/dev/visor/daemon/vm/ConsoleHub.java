@@ -43,7 +43,8 @@ public final class ConsoleHub implements AutoCloseable {
     }
 
     private void seed(Path log) {
-        if (log == null || !Files.isRegularFile(log)) return;
+        // the log's directory is writable by the VMM's user: never follow a link planted there
+        if (log == null || !Files.isRegularFile(log, java.nio.file.LinkOption.NOFOLLOW_LINKS)) return;
         try (RandomAccessFile f = new RandomAccessFile(log.toFile(), "r")) {
             long len = f.length();
             int n = (int) Math.min(len, CAPACITY);
@@ -60,6 +61,7 @@ public final class ConsoleHub implements AutoCloseable {
         ByteBuffer buf = ByteBuffer.allocate(8192);
         while (!closed) {
             try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+                if (Files.isSymbolicLink(socket)) throw new IOException("a link, not the VMM's socket");
                 ch.connect(UnixDomainSocketAddress.of(socket));
                 channel = ch;
                 while (!closed) {

@@ -63,6 +63,8 @@ public final class ControlClient {
     }
 
     private String exchange(String command) throws IOException {
+        // the run directory is the VMM's: a link planted there must not send this VM's commands elsewhere
+        if (java.nio.file.Files.isSymbolicLink(socket)) throw new IOException(socket + " is a link, not the VMM's socket");
         try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
             ch.connect(UnixDomainSocketAddress.of(socket));
             ch.write(java.nio.ByteBuffer.wrap((command + "\n").getBytes(StandardCharsets.UTF_8)));

@@ -516,6 +516,7 @@ public final class Supervisor implements AutoCloseable {
                 if (w.startsWith("disks=")) live = List.of(w.substring(6).split(","));
             }
             followOverlays(r, live);
+            launcher.isolation().sealSnapshot(r, dir); // root's now: the VMM that wrote it can no longer change it
             SnapshotInfo s;
             try {
                 s = snapshots.add(new SnapshotInfo(name, snapshotName, dir.toString(), ram, Instant.now()));
@@ -537,6 +538,7 @@ public final class Supervisor implements AutoCloseable {
             if (p.equals("-") || disks.get(i).readonly()) continue;
             Path overlay = Path.of(p);
             if (!overlay.getParent().equals(images.dir())) continue; // not in the store: leave the definition alone
+            if (!launcher.isolation().madeBy(r, overlay)) continue; // a VMM must not get an image by naming it
             String image = overlay.getFileName().toString();
             Labels.set(overlay, r.label());
             // the frozen image now belongs to the snapshot: no VM may write it any more
@@ -779,6 +781,7 @@ public final class Supervisor implements AutoCloseable {
     /** The last {@code max} bytes of a VM's console log (for a VM without a running VMM). */
     public byte[] consoleLogTail(VmRecord vm, int max) {
         Path log = paths.consoleLog(vm.id());
+        if (!Files.isRegularFile(log, java.nio.file.LinkOption.NOFOLLOW_LINKS)) return new byte[0]; // never follow a link the VMM planted
         try (var f = new java.io.RandomAccessFile(log.toFile(), "r")) {
             int n = (int) Math.min(f.length(), Math.max(0, max));
             byte[] b = new byte[n];

@@ -41,6 +41,7 @@ class ApiSecurityTest {
 
     @BeforeEach
     void start() throws Exception {
+        Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwx--x--x")); // as root VMM users pass through (JUnit makes it 0700)
         daemon = Daemon.start(new Daemon.Config(dir.resolve("state"), "127.0.0.1", 0, List.of("/bin/false"), Map.of()));
         url = "http://127.0.0.1:" + daemon.port();
         admin = Files.readString(daemon.paths().adminToken()).strip();
