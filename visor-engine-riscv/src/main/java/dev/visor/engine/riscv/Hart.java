@@ -72,7 +72,7 @@ public final class Hart implements InterruptPins {
     /** Instructions retired. */
     long instret;
     /** Statistics for tuning and metrics: fetch TLB refills, exceptions taken (by cause), interrupts taken. */
-    long fetchMisses, interruptsTaken;
+    long fetchMisses, interruptsTaken, tlbFlushes, pageFlushes;
     final long[] exceptionsTaken = new long[16];
     final long[] interruptsByCause = new long[16];
 
@@ -84,6 +84,10 @@ public final class Hart implements InterruptPins {
     final long[] fetchTag = new long[TLB_SIZE], fetchOff = new long[TLB_SIZE];
     final long[] readTag = new long[TLB_SIZE], readOff = new long[TLB_SIZE];
     final long[] writeTag = new long[TLB_SIZE], writeOff = new long[TLB_SIZE];
+    /** Each entry's leaf level (0: a 4 KiB page; more: a slice of a superpage), for {@link #flushTlbPage}. */
+    final byte[] fetchLevel = new byte[TLB_SIZE], readLevel = new byte[TLB_SIZE], writeLevel = new byte[TLB_SIZE];
+    /** Some entry since the last full flush is a slice of a superpage. */
+    private boolean superpagesCached;
 
     /**
      * TLB context tags, OR-ed into the virtual page number (bits 56+): the privilege and the mstatus
@@ -168,6 +172,7 @@ public final class Hart implements InterruptPins {
     public String statistics() {
         StringBuilder b = new StringBuilder();
         b.append("hart ").append(id).append(": instret=").append(instret).append(" fetchMisses=").append(fetchMisses)
+                .append(" tlbFlushes=").append(tlbFlushes).append(" pageFlushes=").append(pageFlushes)
                 .append(" blocks=").append(blocksTranslated).append(" blockRuns=").append(blockRuns)
                 .append(" inBlocks=").append(instret == 0 ? 0 : 100 * blockInstructions / instret).append('%')
                 .append(" translateMs=").append((translateNanos + (worker == null ? 0 : worker.nanos)) / 1_000_000)
@@ -338,9 +343,49 @@ public final class Hart implements InterruptPins {
     // ---------------------------------------------------------------- TLB
 
     void flushTlb() {
+        tlbFlushes++;
+        superpagesCached = false;
         java.util.Arrays.fill(fetchTag, -1L);
         java.util.Arrays.fill(readTag, -1L);
         java.util.Arrays.fill(writeTag, -1L);
+    }
+
+    /**
+     * Drops the translations of the page holding {@code va}, in every privilege context: what
+     * {@code sfence.vma rs1} asks for. The TLBs hold leaf translations only (never page-table
+     * pointers), so nothing else can depend on the changed entry; Linux issues one of these for
+     * each page whose mapping it changes, and a full flush there would refill every page in use.
+     */
+    void flushTlbPage(long va) {
+        pageFlushes++;
+        long vpn = va >>> 12;
+        int i = (int) vpn & TLB_MASK;
+        dropIfMaps(fetchTag, fetchLevel, i, vpn);
+        dropIfMaps(readTag, readLevel, i, vpn);
+        dropIfMaps(writeTag, writeLevel, i, vpn);
+        if (superpagesCached) {
+            // a superpage's other 4 KiB slices sit at other indexes and came from the same leaf PTE
+            for (int k = 0; k < TLB_SIZE; k++) {
+                if (fetchLevel[k] != 0) dropIfMaps(fetchTag, fetchLevel, k, vpn);
+                if (readLevel[k] != 0) dropIfMaps(readTag, readLevel, k, vpn);
+                if (writeLevel[k] != 0) dropIfMaps(writeTag, writeLevel, k, vpn);
+            }
+        }
+    }
+
+    /** Invalidates entry {@code k} if the page (or superpage) it caches holds page number {@code vpn}. */
+    private static void dropIfMaps(long[] tag, byte[] level, int k, long vpn) {
+        int shift = 9 * level[k];
+        if (((tag[k] & VPN_BITS) >>> shift) == ((vpn & VPN_BITS) >>> shift)) tag[k] = -1L;
+    }
+
+    /** The tag's low bits are the page number; its high byte is the privilege context. */
+    private static final long VPN_BITS = (1L << 56) - 1;
+
+    /** Records that a TLB fill at leaf {@code level} happened; returns the level as stored per entry. */
+    byte noteLevel(int level) {
+        if (level != 0) superpagesCached = true;
+        return (byte) level;
     }
 
     // ---------------------------------------------------------------- memory access, hot paths

@@ -14,6 +14,8 @@ final class Mmu {
     static final int FETCH = 0, READ = 1, WRITE = 2;
 
     private final Hart h;
+    /** The level of the leaf PTE the last {@link #translate} found: 0 for a 4 KiB page (or no translation), 1 for 2 MiB, 2 for 1 GiB... */
+    int leafLevel;
 
     Mmu(Hart hart) {
         this.h = hart;
@@ -40,6 +42,7 @@ final class Mmu {
         int p = access == FETCH ? h.priv : dataPriv();
         long satp = h.satp;
         int mode = (int) (satp >>> 60);
+        leafLevel = 0;
         if (p == Hart.PRIV_M || mode == 0) return va;
         int levels = mode == 9 ? 4 : 3;
         int vaBits = 12 + 9 * levels;
@@ -81,6 +84,7 @@ final class Mmu {
                 }
                 h.memory.markDirty(pteAddr);
             }
+            leafLevel = level;
             return ((ppn & ~superMask) << 12) | (va & ((superMask << 12) | 0xfff));
         }
         throw h.fault(pageFault(access), va);
@@ -94,6 +98,7 @@ final class Mmu {
         if (!h.memory.contains(pa & ~0xfffL, 4096)) throw h.fault(Trap.INSN_ACCESS, pc);
         int i = (int) (pc >>> 12) & Hart.TLB_MASK;
         h.fetchTag[i] = (pc >>> 12) | h.fetchCtx;
+        h.fetchLevel[i] = h.noteLevel(leafLevel);
         h.fetchOff[i] = (pa & ~0xfffL) - h.ramBase;
     }
 
@@ -114,6 +119,7 @@ final class Mmu {
         if (h.memory.contains(pa, size)) {
             int i = (int) (va >>> 12) & Hart.TLB_MASK;
             h.readTag[i] = (va >>> 12) | h.dataCtx;
+            h.readLevel[i] = h.noteLevel(leafLevel);
             h.readOff[i] = (pa & ~0xfffL) - h.ramBase;
             long off = pa - h.ramBase;
             return switch (size) {
@@ -149,6 +155,7 @@ final class Mmu {
             }
             int i = (int) (va >>> 12) & Hart.TLB_MASK;
             h.writeTag[i] = (va >>> 12) | h.dataCtx;
+            h.writeLevel[i] = h.noteLevel(leafLevel);
             h.writeOff[i] = (pa & ~0xfffL) - h.ramBase;
             writeRam(off, size, v);
             return;

@@ -16,7 +16,9 @@ final class Privileged {
         int rd = (insn >>> 7) & 31, rs1 = (insn >>> 15) & 31;
         if ((insn >>> 25) == 0x09 && rd == 0) { // sfence.vma
             if (h.priv == Hart.PRIV_U || (h.priv == Hart.PRIV_S && (h.mstatus & Csr.TVM) != 0)) throw illegal(h, insn);
-            h.flushTlb();
+            // rs1 names one page (rs2, the ASID, is moot: no ASIDs are kept); x0 means all of them
+            if (rs1 != 0) h.flushTlbPage(h.x[rs1]);
+            else h.flushTlb();
             return END;
         }
         switch (insn) {

@@ -120,6 +120,66 @@ class PagingTest {
         assertEquals(0, m.memory.readLong(pt.pteAddress(VA_4K, 2)) & (A | D));
     }
 
+    /** A leaf PTE for {@code pa} with {@code flags}, accessed and dirty. */
+    static long leaf(long pa, long flags) { return (pa >>> 12) << 10 | flags | A | D; }
+
+    @Test
+    void sfenceForOnePageDropsThatPageOnly() {
+        tables(3);
+        pt.map(VA_4K, PAGE_A, 0, RW);
+        pt.map(VA_4K + 0x1000, PAGE_B, 0, RW);
+        m.memory.writeLong(PAGE_A, 0xa);
+        m.memory.writeLong(PAGE_B, 0xb);
+        m.memory.writeLong(PAGE_C, 0xc);
+        long pteA = pt.pteAddress(VA_4K, 0), pteB = pt.pteAddress(VA_4K + 0x1000, 0);
+        program(Hart.PRIV_S, a -> {
+            a.li(S0, VA_4K);
+            a.li(S1, VA_4K + 0x1000);
+            a.ld(A0, S0, 0);               // both pages enter the TLB
+            a.ld(A1, S1, 0);
+            a.li(T1, leaf(PAGE_C, RW));    // both now map PAGE_C
+            a.li(T0, pteA);
+            a.sd(T1, T0, 0);
+            a.li(T0, pteB);
+            a.sd(T1, T0, 0);
+            a.sfenceVma(S0, 0);            // ... but only the first page is fenced
+            a.ld(A2, S0, 0);
+            a.ld(A3, S1, 0);
+            a.sfenceVma(0, 0);
+            a.ld(A4, S1, 0);
+        });
+        assertNoFault();
+        assertEquals(0xa, m.x(A0));
+        assertEquals(0xb, m.x(A1));
+        assertEquals(0xc, m.x(A2), "the fenced page uses its new mapping");
+        assertEquals(0xb, m.x(A3), "an unfenced page may keep its cached translation");
+        assertEquals(0xc, m.x(A4), "a full fence drops everything");
+    }
+
+    @Test
+    void sfenceForOneAddressDropsTheWholeSuperpage() {
+        tables(3);
+        long otherMega = BASE + 0x40_0000; // another 2 MiB-aligned region of RAM
+        pt.map(VA_2M, MEGA_PA, 1, RW);
+        m.memory.writeLong(MEGA_PA + 0x5000, 0x1);
+        m.memory.writeLong(otherMega + 0x5000, 0x2);
+        long pte = pt.pteAddress(VA_2M, 1);
+        program(Hart.PRIV_S, a -> {
+            a.li(S0, VA_2M);
+            a.ld(A0, S0, 0);               // two 4 KiB slices of the superpage enter the TLB
+            a.li(S1, VA_2M + 0x5000);
+            a.ld(A1, S1, 0);
+            a.li(T1, leaf(otherMega, RW));
+            a.li(T0, pte);
+            a.sd(T1, T0, 0);
+            a.sfenceVma(S0, 0);            // fences the superpage through its first address
+            a.ld(A2, S1, 0);               // another slice: must see the new mapping
+        });
+        assertNoFault();
+        assertEquals(0x1, m.x(A1));
+        assertEquals(0x2, m.x(A2), "every slice of a fenced superpage is dropped");
+    }
+
     @Test
     void sv48PagesOfEverySize() {
         pt = new PageTables(m.memory, 4, TABLES);
