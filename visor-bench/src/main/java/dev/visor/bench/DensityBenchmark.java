@@ -3,6 +3,7 @@ package dev.visor.bench;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.visor.images.InitramfsBuilder;
+import dev.visor.vmm.Sizes;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -177,23 +178,13 @@ public final class DensityBenchmark {
         return otherGc && !opts.contains("-XX:-UseParallelGC") ? "-XX:-UseParallelGC " + opts : opts;
     }
 
-    /** "128M", "2G", "512K", "1T" (powers of 1024; an optional trailing B or iB) or a number of bytes. */
+    /** A size option: "128M", "2G" or a number of bytes (see {@link Sizes}). */
     static long parseSize(String option, String v) {
-        Matcher m = Pattern.compile("(?i)(\\d+)\\s*([KMGT]?)(i?B)?").matcher(v.strip());
-        if (m.matches()) {
-            try {
-                long n = Long.parseLong(m.group(1));
-                int shift = switch (m.group(2).toUpperCase(Locale.ROOT)) {
-                    case "K" -> 10;
-                    case "M" -> 20;
-                    case "G" -> 30;
-                    case "T" -> 40;
-                    default -> 0;
-                };
-                if (n > 0 && n <= Long.MAX_VALUE >> shift) return n << shift;
-            } catch (NumberFormatException e) {
-                // below
-            }
+        try {
+            long n = Sizes.parse(v);
+            if (n > 0) return n;
+        } catch (IllegalArgumentException e) {
+            // below, naming the option
         }
         throw new IllegalArgumentException(option + " must be a size such as 128M or 2G, not '" + v + "'");
     }

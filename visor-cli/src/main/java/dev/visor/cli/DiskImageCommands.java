@@ -1,5 +1,6 @@
 package dev.visor.cli;
 
+import dev.visor.vmm.Sizes;
 import dev.visor.block.BlockImages;
 import dev.visor.block.ImageInfo;
 import picocli.CommandLine.Command;

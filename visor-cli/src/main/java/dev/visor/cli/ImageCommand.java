@@ -1,5 +1,6 @@
 package dev.visor.cli;
 
+import dev.visor.vmm.Sizes;
 import dev.visor.images.GuestImage;
 import dev.visor.images.ImageException;
 import picocli.CommandLine;

@@ -261,7 +261,7 @@ public final class ControlServer implements AutoCloseable {
         if (w.length != 3) return "error: usage: resize DISK SIZE (e.g. resize vda 2G)";
         VirtioBlk disk = vm.disks().stream().filter(d -> d.name().endsWith(" " + w[1])).findFirst().orElse(null);
         if (disk == null) return "error: no disk " + w[1];
-        long size = parseSize(w[2]);
+        long size = Sizes.parse(w[2]);
         if (size % 512 != 0) return "error: the size must be a multiple of 512 bytes";
         if (size < disk.disk().size()) return "error: shrinking a disk is not supported (it is " + disk.disk().size() + " bytes)";
         disk.resize(size);
@@ -271,35 +271,11 @@ public final class ControlServer implements AutoCloseable {
     private String balloon(String[] w) {
         if (vm.balloon() == null) return "error: this VM has no balloon (start it with --balloon)";
         if (w.length == 1) return "ok actual=" + vm.balloon().actualPages() * 4096L + " target=" + vm.balloon().targetPages() * 4096L;
-        long guest = parseSize(w[1]);
+        long guest = Sizes.parse(w[1]);
         if (guest > vm.memoryBytes()) return "error: the guest has only " + vm.memoryBytes() + " bytes";
         long pages = (vm.memoryBytes() - guest) / 4096;
         vm.balloon().setTargetPages(pages);
         return "ok target=" + pages * 4096L;
-    }
-
-    /** 512, 64K, 100M, 2G, 1T (powers of 1024). */
-    static long parseSize(String s) {
-        String t = s.strip().toUpperCase(Locale.ROOT);
-        if (t.endsWith("B")) t = t.substring(0, t.length() - 1);
-        long unit = 1;
-        if (!t.isEmpty()) {
-            switch (t.charAt(t.length() - 1)) {
-                case 'K' -> unit = 1L << 10;
-                case 'M' -> unit = 1L << 20;
-                case 'G' -> unit = 1L << 30;
-                case 'T' -> unit = 1L << 40;
-                default -> { }
-            }
-        }
-        if (unit != 1) t = t.substring(0, t.length() - 1);
-        try {
-            long n = Long.parseLong(t);
-            if (n < 0 || n > Long.MAX_VALUE / unit) throw new NumberFormatException();
-            return n * unit;
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("not a size: " + s + " (e.g. 512M, 2G)");
-        }
     }
 
     @Override

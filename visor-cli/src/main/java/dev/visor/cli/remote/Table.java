@@ -1,7 +1,7 @@
 package dev.visor.cli.remote;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.visor.cli.Sizes;
+import dev.visor.vmm.Sizes;
 
 import java.io.PrintWriter;
 import java.util.ArrayList;

@@ -6,6 +6,7 @@ import dev.visor.daemon.model.DiskRef;
 import dev.visor.daemon.model.RestartPolicy;
 import dev.visor.daemon.model.VmDefinition;
 import dev.visor.vmm.NetSpec;
+import dev.visor.vmm.Sizes;
 import dev.visor.vmm.VmConfigException;
 
 import java.util.ArrayList;

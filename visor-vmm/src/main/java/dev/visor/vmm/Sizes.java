@@ -1,4 +1,4 @@
-package dev.visor.cli;
+package dev.visor.vmm;
 
 import java.math.BigDecimal;
 import java.util.Locale;
@@ -6,8 +6,9 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Memory sizes as people type them: {@code 536870912} (bytes), {@code 512M}, {@code 1G}, {@code 1.5G},
- * {@code 512MiB}, {@code 2GB}. Suffixes are binary (K = 1024) whatever their spelling, as in QEMU.
+ * Sizes as people type them, for memory and disks (the CLI, the control socket and the daemon's
+ * API all take them): {@code 536870912} (bytes), {@code 512M}, {@code 1G}, {@code 1.5G}, {@code 512MiB},
+ * {@code 2GB}. Suffixes are binary (K = 1024) whatever their spelling, as in QEMU.
  */
 public final class Sizes {
     private static final Pattern SIZE =

@@ -1,4 +1,4 @@
-package dev.visor.cli;
+package dev.visor.vmm;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
