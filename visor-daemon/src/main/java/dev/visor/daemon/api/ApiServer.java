@@ -350,14 +350,20 @@ public final class ApiServer implements AutoCloseable {
 
     /** Finds who is calling (bearer token; for a WebSocket also ?token=); refusal comes in {@link #need}. */
     private void authenticate(Context ctx) throws StoreException {
-        String secret = null;
-        String h = ctx.header("Authorization");
-        if (h != null && h.regionMatches(true, 0, "Bearer ", 0, 7)) secret = h.substring(7).strip();
-        else if (ctx.header("Upgrade") != null || ctx.path().endsWith("/events")) secret = ctx.queryParam("token");
-        if (secret == null || secret.isEmpty()) return;
+        // browsers cannot set headers on a WebSocket or an EventSource: those may give ?token=
+        boolean queryAllowed = ctx.header("Upgrade") != null || ctx.path().endsWith("/events");
+        String secret = secret(ctx.header("Authorization"), queryAllowed ? ctx.queryParam("token") : null);
+        if (secret == null) return;
         TokenInfo t = tokens.authenticate(secret).orElse(null);
         if (t != null) ctx.attribute(PRINCIPAL, new Principal(t.name(), t.role()));
         else ctx.attribute(PRINCIPAL + ".bad", Boolean.TRUE);
+    }
+
+    /** The token a request gives: its "Authorization: Bearer" header, else {@code query} (may be null); null if none. */
+    private static String secret(String authorization, String query) {
+        String secret = authorization != null && authorization.regionMatches(true, 0, "Bearer ", 0, 7)
+                ? authorization.substring(7).strip() : query;
+        return secret == null || secret.isEmpty() ? null : secret;
     }
 
     private static void need(Context ctx, Role role) {
@@ -461,10 +467,7 @@ public final class ApiServer implements AutoCloseable {
     private Principal principalOf(io.javalin.websocket.WsContext ctx) {
         Principal cached = ctx.attribute(PRINCIPAL);
         if (cached != null) return cached;
-        String secret = null;
-        String h = ctx.header("Authorization");
-        if (h != null && h.regionMatches(true, 0, "Bearer ", 0, 7)) secret = h.substring(7).strip();
-        else secret = ctx.queryParam("token");
+        String secret = secret(ctx.header("Authorization"), ctx.queryParam("token"));
         if (secret == null) return null;
         try {
             Principal p = tokens.authenticate(secret).map(t -> new Principal(t.name(), t.role())).orElse(null);
@@ -474,6 +477,4 @@ public final class ApiServer implements AutoCloseable {
             return null;
         }
     }
-
-    static List<String> roles() { return List.of("viewer", "operator", "admin"); }
 }

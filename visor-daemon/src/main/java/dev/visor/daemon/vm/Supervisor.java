@@ -229,21 +229,29 @@ public final class Supervisor implements AutoCloseable {
     public void delete(String name) throws DaemonException {
         locked(name, (l, r) -> {
             if (r.state().active()) throw DaemonException.conflict("VM '" + name + "' is " + r.state().apiName() + ": stop it first");
-            for (DiskRef d : r.definition().disks()) {
-                try {
-                    Path p = images.existing(d.image());
-                    if (r.label().equals(Labels.get(p))) Labels.clear(p);
-                } catch (NoSuchFileException | IllegalArgumentException ignored) {
-                    // already gone
-                }
-            }
-            store.delete(name);
-            VmmLauncher.deleteTree(paths.runDir(r.id()));
-            VmmLauncher.deleteTree(paths.vmDir(r.id()));
-            live.remove(name);
+            forgetLocked(r);
             events.publish(name, "deleted", null, null);
             return null;
         });
+    }
+
+    /**
+     * Removes a VM that has no VMM from this daemon: its disks' labels (the images stay in the store,
+     * free for any VM), its definition, its run and log directories.
+     */
+    private void forgetLocked(VmRecord r) throws IOException, StoreException {
+        for (DiskRef d : r.definition().disks()) {
+            try {
+                Path p = images.existing(d.image());
+                if (r.label().equals(Labels.get(p))) Labels.clear(p);
+            } catch (NoSuchFileException | IllegalArgumentException ignored) {
+                // already gone
+            }
+        }
+        store.delete(r.name());
+        VmmLauncher.deleteTree(paths.runDir(r.id()));
+        VmmLauncher.deleteTree(paths.vmDir(r.id()));
+        live.remove(r.name());
     }
 
     // ---------------------------------------------------------------- lifecycle
@@ -393,17 +401,9 @@ public final class Supervisor implements AutoCloseable {
     public VmRecord shutdown(String name) throws DaemonException {
         return locked(name, (l, r) -> {
             if (!r.state().active() || l.process == null) throw DaemonException.conflict("VM '" + name + "' is " + r.state().apiName());
-            l.stopRequested = true;
             store.setState(name, VmState.STOPPING);
             events.publish(name, "state", "stopping", null);
-            ProcessHandle h = l.process;
-            try {
-                control(r).call("quit", CONTROL_TIMEOUT);
-            } catch (IOException e) {
-                h.destroy(); // no answer: SIGTERM, then SIGKILL below
-            }
-            awaitExit(h, STOP_TIMEOUT);
-            exitedLocked(l, r);
+            stopLocked(l, r);
             return find(name);
         });
     }
@@ -419,6 +419,19 @@ public final class Supervisor implements AutoCloseable {
             exitedLocked(l, r);
             return find(name);
         });
+    }
+
+    /** Asks the VMM to quit (it flushes its disks), waits for it to end (killing it after 30 s) and records the end. */
+    private void stopLocked(Live l, VmRecord r) throws StoreException {
+        l.stopRequested = true;
+        ProcessHandle h = l.process;
+        try {
+            control(r).call("quit", CONTROL_TIMEOUT);
+        } catch (IOException e) {
+            h.destroy(); // no answer: SIGTERM, then SIGKILL in awaitExit
+        }
+        awaitExit(h, STOP_TIMEOUT);
+        exitedLocked(l, r);
     }
 
     private static void awaitExit(ProcessHandle h, Duration timeout) {
@@ -438,17 +451,7 @@ public final class Supervisor implements AutoCloseable {
 
     public VmRecord reboot(String name) throws DaemonException {
         return locked(name, (l, r) -> {
-            if (r.state().active() && l.process != null) {
-                l.stopRequested = true;
-                ProcessHandle h = l.process;
-                try {
-                    control(r).call("quit", CONTROL_TIMEOUT);
-                } catch (IOException e) {
-                    h.destroy();
-                }
-                awaitExit(h, STOP_TIMEOUT);
-                exitedLocked(l, r);
-            }
+            if (r.state().active() && l.process != null) stopLocked(l, r);
             return startLocked(l, find(name));
         });
     }
@@ -609,17 +612,7 @@ public final class Supervisor implements AutoCloseable {
             l.stopRequested = true;
             if (l.process != null) awaitExit(l.process, STOP_TIMEOUT);
             exitedLocked(l, r);
-            for (DiskRef d : r.definition().disks()) {
-                try {
-                    Path p = images.existing(d.image());
-                    if (r.label().equals(Labels.get(p))) Labels.clear(p);
-                } catch (NoSuchFileException | IllegalArgumentException ignored) {
-                    // gone already
-                }
-            }
-            store.delete(name);
-            VmmLauncher.deleteTree(paths.runDir(r.id()));
-            live.remove(name);
+            forgetLocked(r);
             events.publish(name, "migrated", null, "to " + destination);
             return new Migrated(name, destination.toString(), total, downtime);
         });
