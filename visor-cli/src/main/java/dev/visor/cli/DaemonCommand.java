@@ -85,6 +85,8 @@ final class DaemonCommand implements java.util.concurrent.Callable<Integer> {
         if (extras.stream().noneMatch(o -> o.matches("-XX:\\+Use\\w*GC"))) cmd.add("-XX:+UseParallelGC");
         if (extras.stream().noneMatch(o -> o.startsWith("-Xmx"))) cmd.add("-Xmx512m");
         cmd.add("-Xss16m");
+        // as ./visor: HotSpot keeps both sides of translated guest code's branches (see the comment there)
+        cmd.add("-XX:PerMethodTrapLimit=0");
         // ./visor's AOT cache (classes linked ahead of time, a training boot's profiles): VMMs start their guests sooner
         String aot = System.getenv("VISOR_AOT_CACHE");
         if (aot != null && java.nio.file.Files.isReadable(Path.of(aot))) cmd.add("-XX:AOTCache=" + aot);

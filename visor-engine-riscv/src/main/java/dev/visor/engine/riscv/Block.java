@@ -25,13 +25,15 @@ abstract class Block {
      * longs (eight bytes per compare: this check runs on every entry); the last one is masked to the block.
      */
     long ramOffset;
+    /** Guest-RAM offset of the lowest instruction byte (a region may hold code below its entry); {@link #words} start here. */
+    long codeStart;
     long[] words;
     /** Mask of the bytes of the last element of {@link #words} that belong to the block (-1: all eight). */
     long lastMask;
     /** Elements of {@link #words} that are whole longs; a last, partial one holds the 2, 4 or 6 tail bytes. */
     int fullWords;
     int tailBytes;
-    /** Byte offset of each instruction from the block start (for the pc of a faulting one). */
+    /** Byte offset of each instruction from the entry, in address order (for the pc of a faulting one). */
     short[] offsets;
     /** Instructions in the block. */
     int count;
@@ -56,6 +58,9 @@ abstract class Block {
      */
     abstract long run(Hart h, long[] x, long pc);
 
+    /** Guest instructions run in this block, counted only while {@link BlockProfile#ON}. */
+    long profiledInstructions;
+
     /** Bumped by every fence.i on any hart: blocks checked in an older epoch are compared again. */
     static volatile int codeEpoch;
     /** The epoch in which this block last matched guest RAM. */
@@ -78,7 +83,7 @@ abstract class Block {
     /** True while guest RAM still holds the instructions this block was made from. */
     final boolean matches(MemorySegment ram) {
         long[] w = words;
-        long off = ramOffset;
+        long off = codeStart;
         int full = fullWords;
         for (int i = 0; i < full; i++) {
             if (ram.get(Hart.LONG, off + 8L * i) != w[i]) return false;

@@ -66,6 +66,11 @@ final class BlockCache {
         return true;
     }
 
+    /** Calls {@code action} with every block in the table. */
+    void forEach(java.util.function.Consumer<Block> action) {
+        for (Block b : blocks) if (b != null) action.accept(b);
+    }
+
     void clear() {
         Arrays.fill(keys, -1L);
         Arrays.fill(blocks, null);

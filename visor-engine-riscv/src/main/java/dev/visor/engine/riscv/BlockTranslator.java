@@ -33,7 +33,16 @@ import java.lang.invoke.MethodHandles;
  * handler leaves the guest state exactly as precise as the interpreter's.
  */
 final class BlockTranslator {
+    /** Instructions in one straight-line block (and the least room the dispatcher leaves a block to run in). */
     static final int MAX_INSTRUCTIONS = 64;
+    /** Translate regions (the default) rather than single blocks: -Dvisor.regions=false for comparisons. */
+    static final boolean REGIONS = !"false".equals(System.getProperty("visor.regions"));
+    /** Instructions one region may hold. */
+    static final int MAX_REGION = 256;
+    /** A region class bigger than this is made again with fewer instructions: HotSpot compiles no method over 8000 bytecode bytes. */
+    private static final int MAX_CLASS_BYTES = 7500;
+    /** Instructions a region runs before a backward jump inside it leaves for the dispatcher, so loops let interrupts in. */
+    static final int LOOP_LIMIT = 1024;
 
     private static final ClassDesc CD_BLOCK = ClassDesc.of(Block.class.getName());
     private static final ClassDesc CD_HART = ClassDesc.of(Hart.class.getName());
@@ -59,77 +68,119 @@ final class BlockTranslator {
     private record Insn(int word, int len, int offset) {}
 
     /**
-     * Translates the block whose first instruction is at guest-RAM offset {@code ramOffset} (page offset
-     * {@code pageOffset}), or returns null when it starts with an instruction the interpreter keeps.
+     * Translates the code entered at guest-RAM offset {@code ramOffset} into a region, or returns null
+     * when its first instruction is one the interpreter keeps.
      */
     static Block translate(MemorySegment guestRam, long ramSize, long ramBase, long ramOffset) {
-        int pageOffset = (int) ((ramBase + ramOffset) & 0xfff);
+        return translate(guestRam, ramSize, ramBase, ramOffset, REGIONS);
+    }
+
+    /**
+     * Translates the code entered at guest-RAM offset {@code ramOffset}: a region of its page when
+     * {@code regions}, else one straight-line block (tests use this to check the building block alone).
+     */
+    static Block translate(MemorySegment guestRam, long ramSize, long ramBase, long ramOffset, boolean regions) {
+        int entry = (int) ((ramBase + ramOffset) & 0xfff);
         // The epoch before the bytes are read: a fence.i after this makes the block check them again.
         int epoch = Block.codeEpoch;
-        // Decode from a snapshot, and keep the same bytes for matches(): the guest (another hart, or
-        // this one while translation runs in the background) may be rewriting this code meanwhile.
-        long snapLength = Math.min(Math.min(0x1000 - pageOffset, MAX_INSTRUCTIONS * 4L), ramSize - ramOffset);
-        byte[] snapshot = new byte[(int) snapLength];
-        MemorySegment.copy(guestRam, java.lang.foreign.ValueLayout.JAVA_BYTE, ramOffset, snapshot, 0, snapshot.length);
-        MemorySegment ram = MemorySegment.ofArray(snapshot);
-        long base = ramOffset;
-        ramOffset = 0;
-        java.util.ArrayList<Insn> insns = new java.util.ArrayList<>();
-        int off = 0;
-        boolean endsWithJump = false;
-        while (insns.size() < MAX_INSTRUCTIONS && pageOffset + off <= 0xffe) {
-            if (off + 2 > snapshot.length) break;
-            int raw = ram.get(Hart.SHORT, ramOffset + off) & 0xffff;
-            int word, len;
-            if ((raw & 3) != 3) {
-                word = Rvc.EXPAND[raw];
-                len = 2;
-                if (word == 0) break;
-            } else {
-                if (pageOffset + off > 0xffc || off + 4 > snapshot.length) break; // crosses the page end: leave it to the interpreter
-                word = ram.get(Hart.INT, ramOffset + off);
-                len = 4;
+        // Decode from a snapshot of the page, and keep the same bytes for matches(): the guest (another
+        // hart, or this one while translation runs in the background) may be rewriting this code meanwhile.
+        long pageStart = ramOffset - entry;
+        int pageLength = (int) Math.min(0x1000, ramSize - pageStart);
+        byte[] page = new byte[pageLength];
+        MemorySegment.copy(guestRam, java.lang.foreign.ValueLayout.JAVA_BYTE, pageStart, page, 0, pageLength);
+        MemorySegment code = MemorySegment.ofArray(page);
+        int limit = regions ? MAX_REGION : MAX_INSTRUCTIONS;
+        while (true) {
+            java.util.List<Insn> insns = decode(code, pageLength, entry, limit, regions);
+            if (insns.isEmpty()) return null;
+            int[] exitCount = new int[1];
+            byte[] bytes = generate(insns, entry, regions, exitCount);
+            if (bytes.length > MAX_CLASS_BYTES && limit > 8) {
+                limit /= 2; // HotSpot would never compile the method: a smaller region
+                continue;
             }
-            int kind = classify(word);
-            if (kind == STOP) break;
-            insns.add(new Insn(word, len, off));
-            off += len;
-            if (kind == EXIT) {
-                endsWithJump = true;
-                break;
+            Block b;
+            try {
+                Class<?> c = LOOKUP.defineHiddenClass(bytes, true).lookupClass();
+                b = (Block) c.getDeclaredConstructor().newInstance();
+            } catch (ReflectiveOperationException e) {
+                throw new IllegalStateException("block translation produced an unusable class", e);
             }
+            // the bytes checked by matches(): from the lowest instruction to the end of the highest
+            Insn first = insns.get(0), last = insns.get(insns.size() - 1);
+            int from = entry + first.offset(), to = entry + last.offset() + last.len();
+            int byteLength = to - from;
+            int fullWords = byteLength / 8, tailBytes = byteLength & 7;
+            long[] words = new long[(byteLength + 7) / 8];
+            for (int i = 0; i < fullWords; i++) words[i] = code.get(Hart.LONG, from + 8L * i);
+            for (int k = 0; k < tailBytes; k++) {
+                words[fullWords] |= (page[from + 8 * fullWords + k] & 0xffL) << (8 * k);
+            }
+            b.physAddr = ramBase + ramOffset;
+            b.ramOffset = ramOffset;
+            b.codeStart = pageStart + from;
+            b.words = words;
+            b.lastMask = tailBytes == 0 ? -1L : (1L << (8 * tailBytes)) - 1;
+            b.fullWords = fullWords;
+            b.tailBytes = tailBytes;
+            b.count = insns.size();
+            b.checkedEpoch = epoch;
+            b.exits = new Block[exitCount[0]];
+            b.offsets = new short[insns.size()];
+            for (int i = 0; i < insns.size(); i++) b.offsets[i] = (short) insns.get(i).offset();
+            return b;
         }
-        if (insns.isEmpty()) return null;
-        int byteLength = off;
-        int fullWords = byteLength / 8, tailBytes = byteLength & 7;
-        long[] words = new long[(byteLength + 7) / 8];
-        for (int i = 0; i < fullWords; i++) words[i] = ram.get(Hart.LONG, ramOffset + 8L * i);
-        long lastMask = tailBytes == 0 ? -1L : (1L << (8 * tailBytes)) - 1;
-        for (int k = 0; k < tailBytes; k++) {
-            words[fullWords] |= (ram.get(java.lang.foreign.ValueLayout.JAVA_BYTE, ramOffset + 8L * fullWords + k) & 0xffL) << (8 * k);
-        }
+    }
 
-        int[] exitCount = new int[1];
-        byte[] bytes = generate(insns, byteLength, endsWithJump, pageOffset, exitCount);
-        Block b;
-        try {
-            Class<?> c = LOOKUP.defineHiddenClass(bytes, true).lookupClass();
-            b = (Block) c.getDeclaredConstructor().newInstance();
-        } catch (ReflectiveOperationException e) {
-            throw new IllegalStateException("block translation produced an unusable class", e);
+    /**
+     * The instructions of the block or region entered at page offset {@code entry}, in address order.
+     * A straight run of decoding stops at a jump, before an instruction the interpreter keeps, before
+     * a 32-bit instruction that crosses the page end, at code already decoded, and at {@code limit}
+     * instructions in all. With {@code regions}, the in-page targets of conditional branches and jal
+     * are decoded too (a target inside an instruction decoded earlier is left as an exit).
+     */
+    private static java.util.List<Insn> decode(MemorySegment code, int pageLength, int entry, int limit, boolean regions) {
+        java.util.TreeMap<Integer, Insn> found = new java.util.TreeMap<>();
+        boolean[] covered = new boolean[0x1000];
+        java.util.ArrayDeque<Integer> work = new java.util.ArrayDeque<>();
+        work.add(entry);
+        while (!work.isEmpty() && found.size() < limit) {
+            int p = work.poll();
+            while (found.size() < limit && p + 2 <= pageLength && !covered[p]) {
+                int raw = code.get(Hart.SHORT, p) & 0xffff;
+                int word, len;
+                if ((raw & 3) != 3) {
+                    word = Rvc.EXPAND[raw];
+                    len = 2;
+                    if (word == 0) break;
+                } else {
+                    if (p + 4 > pageLength || covered[p + 2]) break; // crosses the page end (left to the interpreter) or other code
+                    word = code.get(Hart.INT, p);
+                    len = 4;
+                }
+                int kind = classify(word);
+                if (kind == STOP) break;
+                found.put(p, new Insn(word, len, p - entry));
+                for (int k = 0; k < len; k++) covered[p + k] = true;
+                int op = word & 0x7f;
+                if (regions && (op == 0x63 || op == 0x6f)) {
+                    long t = p + (op == 0x63 ? branchOffset(word) : jalOffset(word));
+                    if (t >= 0 && t < pageLength) work.add((int) t);
+                }
+                if (kind == EXIT) break;
+                p += len;
+            }
         }
-        b.physAddr = ramBase + base;
-        b.ramOffset = base;
-        b.words = words;
-        b.lastMask = lastMask;
-        b.fullWords = fullWords;
-        b.tailBytes = tailBytes;
-        b.count = insns.size();
-        b.checkedEpoch = epoch;
-        b.exits = new Block[exitCount[0]];
-        b.offsets = new short[insns.size()];
-        for (int i = 0; i < insns.size(); i++) b.offsets[i] = (short) insns.get(i).offset();
-        return b;
+        return new java.util.ArrayList<>(found.values());
+    }
+
+    static long branchOffset(int w) {
+        return ((w >> 31) << 12) | (((w >>> 7) & 1) << 11) | (((w >>> 25) & 0x3f) << 5) | (((w >>> 8) & 0xf) << 1);
+    }
+
+    static long jalOffset(int w) {
+        return ((w >> 31) << 20) | (w & 0xff000) | (((w >>> 20) & 1) << 11) | (((w >>> 21) & 0x3ff) << 1);
     }
 
     private static final int STOP = 0, BODY = 1, EXIT = 2;
@@ -172,7 +223,7 @@ final class BlockTranslator {
 
     // ---------------------------------------------------------------- code generation
 
-    private static byte[] generate(java.util.List<Insn> insns, int byteLength, boolean endsWithJump, int pageOffset, int[] exitCount) {
+    private static byte[] generate(java.util.List<Insn> insns, int pageOffset, boolean regions, int[] exitCount) {
         // which registers are read or written
         boolean[] used = new boolean[32], written = new boolean[32];
         for (Insn in : insns) {
@@ -197,7 +248,7 @@ final class BlockTranslator {
             });
             cb.withMethodBody("run", RUN, ClassFile.ACC_PUBLIC | ClassFile.ACC_FINAL, c -> {
                 Gen g = new Gen(c, used, written, pageOffset);
-                g.emit(insns, byteLength, endsWithJump);
+                g.emit(insns, regions);
                 exitCount[0] = g.stubs.size();
             });
         });
@@ -208,7 +259,16 @@ final class BlockTranslator {
         final CodeBuilder c;
         final boolean[] used, written;
         final int[] slot = new int[32];
-        final int indexSlot;
+        /**
+         * Locals: the instruction about to fault (its index | instructions before it in its straight
+         * run << 16), and {@code n}, the instructions retired in this run of the method before the
+         * current straight run began (internal jumps add to it as they leave a run).
+         */
+        final int indexSlot, nSlot;
+        /** While emitting: instructions of the current straight run before the one being emitted. */
+        int runLength;
+        /** Page offset of each instruction start that internal jumps reach (and the entry). */
+        final java.util.HashMap<Integer, Label> labels = new java.util.HashMap<>();
         final int pageOffset;
         /** Exits to static targets in this page, emitted after the method body (see {@link #chain}). */
         final java.util.List<Stub> stubs = new java.util.ArrayList<>();
@@ -222,12 +282,15 @@ final class BlockTranslator {
             this.written = written;
             this.pageOffset = pageOffset;
             indexSlot = c.allocateLocal(TypeKind.INT);
+            nSlot = c.allocateLocal(TypeKind.INT);
             for (int r = 1; r < 32; r++) if (used[r]) slot[r] = c.allocateLocal(TypeKind.LONG);
         }
 
-        void emit(java.util.List<Insn> insns, int byteLength, boolean endsWithJump) {
+        void emit(java.util.List<Insn> insns, boolean regions) {
             c.iconst_0();
             c.istore(indexSlot);
+            c.iconst_0();
+            c.istore(nSlot);
             for (int r = 1; r < 32; r++) {
                 if (!used[r]) continue;
                 c.aload(2);
@@ -235,17 +298,50 @@ final class BlockTranslator {
                 c.laload();
                 c.lstore(slot[r]);
             }
+            java.util.HashSet<Integer> starts = new java.util.HashSet<>();
+            for (Insn in : insns) starts.add(pageOffset + in.offset());
+            labels.put(pageOffset, c.newLabel());
+            for (Insn in : regions ? insns : java.util.List.<Insn>of()) { // a straight block jumps only out
+                int op = in.word() & 0x7f;
+                if (op != 0x63 && op != 0x6f) continue;
+                long t = pageOffset + in.offset() + (op == 0x63 ? branchOffset(in.word()) : jalOffset(in.word()));
+                if (t >= 0 && t < 0x1000 && starts.contains((int) t)) labels.putIfAbsent((int) t, c.newLabel());
+            }
             Label start = c.newLabel(), end = c.newLabel(), handler = c.newLabel();
             c.labelBinding(start);
+            if (insns.get(0).offset() != 0) c.goto_(labels.get(pageOffset)); // the entry is not the lowest instruction
+            runLength = 0;
+            boolean fallsIn = false; // whether the previous instruction continues into this one
             for (int i = 0; i < insns.size(); i++) {
                 Insn in = insns.get(i);
+                int p = pageOffset + in.offset();
+                Label l = labels.get(p);
+                if (l != null) {
+                    if (fallsIn && runLength > 0) c.iinc(nSlot, runLength);
+                    c.labelBinding(l);
+                    runLength = 0;
+                }
                 instruction(in, i);
-            }
-            if (!endsWithJump) {
-                writeBack();
-                executed(insns.size());
-                pcPlus(byteLength);
-                c.lreturn();
+                runLength++;
+                int op = in.word() & 0x7f;
+                if (op == 0x6f || op == 0x67) { // jumps leave or go on inside the region themselves
+                    fallsIn = false;
+                    runLength = 0;
+                    continue;
+                }
+                int q = p + in.len();
+                fallsIn = i + 1 < insns.size() && pageOffset + insns.get(i + 1).offset() == q;
+                if (!fallsIn) { // the next instruction is not in the region: leave for it
+                    writeBack();
+                    executed(runLength);
+                    if (q < 0x1000) {
+                        exitTo(q - pageOffset);
+                    } else {
+                        pcPlus(q - pageOffset);
+                        c.lreturn();
+                    }
+                    runLength = 0;
+                }
             }
             c.labelBinding(end);
             c.labelBinding(handler);
@@ -255,7 +351,19 @@ final class BlockTranslator {
             writeBack();
             c.aload(1);
             c.iload(indexSlot);
+            c.ldc(0xffff);
+            c.iand();
             c.putfield(CD_HART, "blockFaultIndex", ConstantDescs.CD_int);
+            c.aload(1);
+            c.dup();
+            c.getfield(CD_HART, "blockExecuted", ConstantDescs.CD_int);
+            c.iload(nSlot);
+            c.iadd();
+            c.iload(indexSlot);
+            c.bipush(16);
+            c.iushr();
+            c.iadd();
+            c.putfield(CD_HART, "blockExecuted", ConstantDescs.CD_int);
             c.aload(1);
             c.lload(3);
             c.putfield(CD_HART, "blockFaultPc", ConstantDescs.CD_long);
@@ -357,8 +465,12 @@ final class BlockTranslator {
             c.aload(1);
             c.dup();
             c.getfield(CD_HART, "blockExecuted", ConstantDescs.CD_int);
-            c.ldc(n);
+            c.iload(nSlot);
             c.iadd();
+            if (n != 0) {
+                c.ldc(n);
+                c.iadd();
+            }
             c.putfield(CD_HART, "blockExecuted", ConstantDescs.CD_int);
         }
 
@@ -399,7 +511,7 @@ final class BlockTranslator {
         }
 
         void markIndex(int i) {
-            c.ldc(i);
+            c.ldc(i | runLength << 16);
             c.istore(indexSlot);
         }
 
@@ -519,7 +631,7 @@ final class BlockTranslator {
                     c.invokevirtual(CD_HART, m, JJ_V);
                 }
                 case 0x63 -> { // BRANCH: leaves the block when taken
-                    long imm = ((w >> 31) << 12) | (((w >>> 7) & 1) << 11) | (((w >>> 25) & 0x3f) << 5) | (((w >>> 8) & 0xf) << 1);
+                    long imm = branchOffset(w);
                     Label taken = c.newLabel();
                     get(rs1);
                     get(rs2);
@@ -536,18 +648,13 @@ final class BlockTranslator {
                     Label notTaken = c.newLabel();
                     c.goto_(notTaken);
                     c.labelBinding(taken);
-                    writeBack();
-                    executed(index + 1);
-                    exitTo(in.offset() + imm);
+                    jump(in, imm);
                     c.labelBinding(notTaken);
                 }
                 case 0x6f -> { // JAL
-                    long imm = ((w >> 31) << 20) | (w & 0xff000) | (((w >>> 20) & 1) << 11) | (((w >>> 21) & 0x3ff) << 1);
                     pcPlus(in.offset() + in.len());
                     set(rd);
-                    writeBack();
-                    executed(index + 1);
-                    exitTo(in.offset() + imm);
+                    jump(in, jalOffset(w));
                 }
                 default -> { // JALR: target from rs1 before rd is written
                     get(rs1);
@@ -560,13 +667,41 @@ final class BlockTranslator {
                     pcPlus(in.offset() + in.len());
                     set(rd);
                     writeBack();
-                    executed(index + 1);
+                    executed(runLength + 1);
                     // through the dispatcher: chaining jalr (returns, indirect calls) to whichever block it
                     // reached last was measured to be much slower (polymorphic call sites deoptimize)
                     c.lload(target);
                     c.lreturn();
                 }
             }
+        }
+
+        /**
+         * A taken branch or jal by {@code imm} from instruction {@code in}: a jump inside the region when
+         * the target is one of its instructions (a backward one leaves instead once the method has run
+         * {@link #LOOP_LIMIT} instructions), else an exit.
+         */
+        void jump(Insn in, long imm) {
+            long t = pageOffset + in.offset() + imm;
+            Label target = t >= 0 && t < 0x1000 ? labels.get((int) t) : null;
+            if (target == null) {
+                writeBack();
+                executed(runLength + 1);
+                exitTo(in.offset() + imm);
+                return;
+            }
+            c.iinc(nSlot, runLength + 1);
+            if (t > pageOffset + in.offset()) {
+                c.goto_(target);
+                return;
+            }
+            c.iload(nSlot);
+            c.ldc(LOOP_LIMIT);
+            c.if_icmplt(target);
+            writeBack();
+            executed(0);
+            pcPlus(in.offset() + imm);
+            c.lreturn();
         }
 
         void mulDiv(int f3) {

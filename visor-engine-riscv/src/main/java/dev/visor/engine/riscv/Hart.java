@@ -80,7 +80,8 @@ public final class Hart implements InterruptPins {
     long reservation = -1;
     long reservationValue;
 
-    // ---- TLBs: tag = virtual page number (or -1), off = page offset in guest RAM ----
+    // ---- TLBs: tag = virtual page number (or -1); off = the page's offset in guest RAM (fetch), or
+    // its host address (read, write: see HOST) ----
     final long[] fetchTag = new long[TLB_SIZE], fetchOff = new long[TLB_SIZE];
     final long[] readTag = new long[TLB_SIZE], readOff = new long[TLB_SIZE];
     final long[] writeTag = new long[TLB_SIZE], writeOff = new long[TLB_SIZE];
@@ -102,7 +103,7 @@ public final class Hart implements InterruptPins {
     /** Translates hot blocks to JVM bytecode unless -Dvisor.translate=false (then everything is interpreted). */
     static final boolean TRANSLATE = !"false".equals(System.getProperty("visor.translate"));
     /** Translated blocks call their successors directly (-Dvisor.chain=false: always through the dispatcher). */
-    static final boolean CHAIN = !"false".equals(System.getProperty("visor.chain"));
+    static final boolean CHAIN = !"false".equals(System.getProperty("visor.chain")) && !BlockProfile.ON;
     /**
      * Executions of a jump target before its block is translated: cold code is not worth a class (and
      * its JIT compilation). Measured on the Linux boot: 2000 boots in about two thirds of the time 100 takes.
@@ -150,10 +151,24 @@ public final class Hart implements InterruptPins {
     volatile boolean attention;
     volatile boolean tlbFlushRequested;
 
+    /**
+     * The whole host address space, for the data TLB's fast paths: their entries hold the host address
+     * of the guest page, so a load or store that hits is one access through this constant segment
+     * (HotSpot folds its bounds and lifetime checks away), where a guest-RAM segment held in a field
+     * costs a bounds check and a liveness check per access. Safe because an entry is only ever made for
+     * a page wholly inside guest RAM (the slow path checks it), and the offsets the fast paths add stay
+     * inside the page; guest RAM is unmapped only after the harts stopped.
+     */
+    static final MemorySegment HOST = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
+    /** Host address of guest RAM's first byte. */
+    final long ramAddress;
+
     Hart(int id, GuestMemory memory, MmioBus bus, Clock clock, HartGroup group) {
         this.id = id;
         this.memory = memory;
         this.ram = memory.segment();
+        if (!ram.isNative()) throw new IllegalArgumentException("guest RAM must be native memory");
+        this.ramAddress = ram.address();
         this.ramBase = memory.base();
         this.ramSize = memory.size();
         this.bus = bus;
@@ -398,56 +413,56 @@ public final class Hart implements InterruptPins {
     long load8(long va) {
         long vpn = va >>> 12;
         int i = (int) vpn & TLB_MASK;
-        if (readTag[i] == (vpn | dataCtx)) return ram.get(ValueLayout.JAVA_BYTE, readOff[i] + (va & 0xfff));
+        if (readTag[i] == (vpn | dataCtx)) return HOST.get(ValueLayout.JAVA_BYTE, readOff[i] + (va & 0xfff));
         return (byte) mmu.loadSlow(va, 1);
     }
 
     long load16(long va) {
         long vpn = va >>> 12;
         int i = (int) vpn & TLB_MASK;
-        if (readTag[i] == (vpn | dataCtx) && (va & 0xfff) <= 0xffe) return ram.get(SHORT, readOff[i] + (va & 0xfff));
+        if (readTag[i] == (vpn | dataCtx) && (va & 0xfff) <= 0xffe) return HOST.get(SHORT, readOff[i] + (va & 0xfff));
         return (short) mmu.loadSlow(va, 2);
     }
 
     long load32(long va) {
         long vpn = va >>> 12;
         int i = (int) vpn & TLB_MASK;
-        if (readTag[i] == (vpn | dataCtx) && (va & 0xfff) <= 0xffc) return ram.get(INT, readOff[i] + (va & 0xfff));
+        if (readTag[i] == (vpn | dataCtx) && (va & 0xfff) <= 0xffc) return HOST.get(INT, readOff[i] + (va & 0xfff));
         return (int) mmu.loadSlow(va, 4);
     }
 
     long load64(long va) {
         long vpn = va >>> 12;
         int i = (int) vpn & TLB_MASK;
-        if (readTag[i] == (vpn | dataCtx) && (va & 0xfff) <= 0xff8) return ram.get(LONG, readOff[i] + (va & 0xfff));
+        if (readTag[i] == (vpn | dataCtx) && (va & 0xfff) <= 0xff8) return HOST.get(LONG, readOff[i] + (va & 0xfff));
         return mmu.loadSlow(va, 8);
     }
 
     void store8(long va, long v) {
         long vpn = va >>> 12;
         int i = (int) vpn & TLB_MASK;
-        if (writeTag[i] == (vpn | dataCtx)) ram.set(ValueLayout.JAVA_BYTE, writeOff[i] + (va & 0xfff), (byte) v);
+        if (writeTag[i] == (vpn | dataCtx)) HOST.set(ValueLayout.JAVA_BYTE, writeOff[i] + (va & 0xfff), (byte) v);
         else mmu.storeSlow(va, 1, v);
     }
 
     void store16(long va, long v) {
         long vpn = va >>> 12;
         int i = (int) vpn & TLB_MASK;
-        if (writeTag[i] == (vpn | dataCtx) && (va & 0xfff) <= 0xffe) ram.set(SHORT, writeOff[i] + (va & 0xfff), (short) v);
+        if (writeTag[i] == (vpn | dataCtx) && (va & 0xfff) <= 0xffe) HOST.set(SHORT, writeOff[i] + (va & 0xfff), (short) v);
         else mmu.storeSlow(va, 2, v);
     }
 
     void store32(long va, long v) {
         long vpn = va >>> 12;
         int i = (int) vpn & TLB_MASK;
-        if (writeTag[i] == (vpn | dataCtx) && (va & 0xfff) <= 0xffc) ram.set(INT, writeOff[i] + (va & 0xfff), (int) v);
+        if (writeTag[i] == (vpn | dataCtx) && (va & 0xfff) <= 0xffc) HOST.set(INT, writeOff[i] + (va & 0xfff), (int) v);
         else mmu.storeSlow(va, 4, v);
     }
 
     void store64(long va, long v) {
         long vpn = va >>> 12;
         int i = (int) vpn & TLB_MASK;
-        if (writeTag[i] == (vpn | dataCtx) && (va & 0xfff) <= 0xff8) ram.set(LONG, writeOff[i] + (va & 0xfff), v);
+        if (writeTag[i] == (vpn | dataCtx) && (va & 0xfff) <= 0xff8) HOST.set(LONG, writeOff[i] + (va & 0xfff), v);
         else mmu.storeSlow(va, 8, v);
     }
 
@@ -530,7 +545,7 @@ public final class Hart implements InterruptPins {
                             try {
                                 pc = b.run(this, x, pc);
                             } catch (Trap t) {
-                                done += blockExecuted + blockFaultIndex;
+                                done += blockExecuted; // the block's handler added those before the faulting one
                                 pc = blockFaultPc + blockFaultBlock.offsets[blockFaultIndex];
                                 linkFrom = null;
                                 throw t;
@@ -538,6 +553,7 @@ public final class Hart implements InterruptPins {
                             linkSrc = linkFrom;
                             linkFrom = null;
                             done += blockExecuted;
+                            if (BlockProfile.ON) b.profiledInstructions += blockExecuted;
                             blockRuns++;
                             blockInstructions += blockExecuted;
                             prev = b;

@@ -111,6 +111,14 @@ public final class HartGroup {
             h.thread = t;
             t.start();
         }
+        if (BlockProfile.ON) {
+            Thread.ofPlatform().daemon().name("block-profile").start(() -> {
+                for (int n = 1; ; n++) {
+                    try { Thread.sleep(5000); } catch (InterruptedException e) { return; }
+                    BlockProfile.write(harts, n);
+                }
+            });
+        }
         if (Boolean.getBoolean("visor.stats")) {
             // tuning aid: where each hart is, every two seconds
             Thread.ofPlatform().daemon().name("hart-sampler").start(() -> {
@@ -133,6 +141,7 @@ public final class HartGroup {
     /** Stops all harts and waits for their threads to end. */
     public void stop() {
         if (Boolean.getBoolean("visor.stats")) for (Hart h : harts) System.err.println(h.statistics());
+        if (BlockProfile.ON) BlockProfile.write(harts, 0);
         for (Hart h : harts) h.requestStop();
         synchronized (pauseLock) {
             pauseRequested = false;

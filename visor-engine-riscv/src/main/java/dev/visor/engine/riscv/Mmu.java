@@ -120,7 +120,7 @@ final class Mmu {
             int i = (int) (va >>> 12) & Hart.TLB_MASK;
             h.readTag[i] = (va >>> 12) | h.dataCtx;
             h.readLevel[i] = h.noteLevel(leafLevel);
-            h.readOff[i] = (pa & ~0xfffL) - h.ramBase;
+            h.readOff[i] = h.ramAddress + (pa & ~0xfffL) - h.ramBase;
             long off = pa - h.ramBase;
             return switch (size) {
                 case 1 -> h.ram.get(ValueLayout.JAVA_BYTE, off);
@@ -156,7 +156,7 @@ final class Mmu {
             int i = (int) (va >>> 12) & Hart.TLB_MASK;
             h.writeTag[i] = (va >>> 12) | h.dataCtx;
             h.writeLevel[i] = h.noteLevel(leafLevel);
-            h.writeOff[i] = (pa & ~0xfffL) - h.ramBase;
+            h.writeOff[i] = h.ramAddress + (pa & ~0xfffL) - h.ramBase;
             writeRam(off, size, v);
             return;
         }

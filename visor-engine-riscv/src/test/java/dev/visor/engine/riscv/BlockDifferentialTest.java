@@ -220,7 +220,7 @@ class BlockDifferentialTest {
         assertEquals(0x2000_0000L, o.blockTrap().tval);
         Hart h = rig.b.hart;
         assertEquals(5, h.blockFaultIndex);
-        assertEquals(16, BlockTranslator.translate(rig.b.memory.segment(), rig.ramSize, BASE, codePa - BASE).offsets[5]);
+        assertEquals(16, BlockTranslator.translate(rig.b.memory.segment(), rig.ramSize, BASE, codePa - BASE, false).offsets[5]);
         assertEquals(6, h.x[10]);
         assertEquals(1, h.x[11]);
         assertEquals(0x1234, h.x[12]);

@@ -134,7 +134,7 @@ final class BlockRig {
 
         // (b) translated block
         Hart hb = b.hart;
-        Block blk = BlockTranslator.translate(b.memory.segment(), ramSize, BASE, codePa - BASE);
+        Block blk = BlockTranslator.translate(b.memory.segment(), ramSize, BASE, codePa - BASE, false);
         Trap trap = null;
         long pc = 0;
         if (expected == 0) {

@@ -14,7 +14,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
-/** Where {@link BlockTranslator} starts and ends blocks: instruction classes, page ends, MAX_INSTRUCTIONS. */
+/**
+ * Where {@link BlockTranslator} starts and ends straight-line blocks (the building block of regions):
+ * instruction classes, page ends, MAX_INSTRUCTIONS. Regions are tested by {@link RegionDifferentialTest}.
+ */
 class BlockTranslatorTest {
     final TestMachine m = new TestMachine();
 
@@ -133,7 +136,7 @@ class BlockTranslatorTest {
             long pa = BASE + 0x1000;
             m.memory.writeShort(pa, (short) h);
             m.memory.writeInt(pa + 2, 0x00000073); // ecall after it
-            Block b = BlockTranslator.translate(m.memory.segment(), m.memory.size(), BASE, pa - BASE);
+            Block b = BlockTranslator.translate(m.memory.segment(), m.memory.size(), BASE, pa - BASE, false);
             if (k == STOP) {
                 assertNull(b, String.format("0x%04x", h));
             } else {
@@ -151,7 +154,7 @@ class BlockTranslatorTest {
         byte[] code = BlockRig.encode(units);
         m.memory.write(pa & ~0xfffL, new byte[0x2000], 0, 0x2000);
         m.memory.write(pa, code, 0, code.length);
-        return BlockTranslator.translate(m.memory.segment(), m.memory.size(), BASE, pa - BASE);
+        return BlockTranslator.translate(m.memory.segment(), m.memory.size(), BASE, pa - BASE, false);
     }
 
     /** Runs b at pc = pa with a0 = 0; checks the returned pc, a0 = count (each instruction adds 1) and blockExecuted. */
@@ -316,7 +319,7 @@ class BlockTranslatorTest {
             }
             byte[] code = BlockRig.encode(units);
             m.memory.write(end - start, code, 0, code.length);
-            Block b = BlockTranslator.translate(m.memory.segment(), m.memory.size(), BASE, m.memory.size() - start);
+            Block b = BlockTranslator.translate(m.memory.segment(), m.memory.size(), BASE, m.memory.size() - start, false);
             int expected = Math.min(units.size(), BlockTranslator.MAX_INSTRUCTIONS);
             if (b == null) {
                 // allowed only where the last instruction word would extend past the end of RAM

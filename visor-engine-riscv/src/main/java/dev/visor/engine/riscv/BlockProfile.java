@@ -1,0 +1,39 @@
+package dev.visor.engine.riscv;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * A guest profiler for tuning the engine: with {@code -Dvisor.profile=FILE} every translated block counts
+ * the guest instructions run in it (block chaining is off, so every run passes the dispatcher), and
+ * every five seconds, and when the harts stop, FILE gets one line per block: its guest-physical address,
+ * its instruction count and the instructions run in it, all cumulative. Subtracting two snapshots
+ * (FILE.1, FILE.2, ...) isolates a workload; {@code bench/guest-profile} resolves the addresses
+ * against the guest's /proc/kallsyms. Counting disturbs timing, so this is never on by default.
+ */
+final class BlockProfile {
+    static final String FILE = System.getProperty("visor.profile");
+    static final boolean ON = FILE != null;
+
+    private BlockProfile() {}
+
+    /** Writes the profile of {@code harts} to FILE (and to FILE.{@code serial} when serial > 0). */
+    static void write(Hart[] harts, int serial) {
+        java.util.HashMap<Long, long[]> byAddress = new java.util.HashMap<>();
+        for (Hart h : harts) {
+            h.blocks.forEach(b -> {
+                long[] c = byAddress.computeIfAbsent(b.physAddr, k -> new long[2]);
+                c[0] = Math.max(c[0], b.count);
+                c[1] += b.profiledInstructions;
+            });
+        }
+        Path out = Path.of(serial > 0 ? FILE + "." + serial : FILE);
+        try (PrintWriter w = new PrintWriter(Files.newBufferedWriter(out))) {
+            byAddress.forEach((addr, c) -> w.printf("%x %d %d%n", addr, c[0], c[1]));
+        } catch (IOException e) {
+            System.err.println("visor: cannot write the guest profile " + out + ": " + e.getMessage());
+        }
+    }
+}
