@@ -5,6 +5,8 @@ package dev.visor.board.virt;
  * exactly the parts that exist, in the layout OpenSBI's generic platform and Linux expect.
  */
 final class VirtDeviceTree {
+    private static final java.security.SecureRandom SEEDS = new java.security.SecureRandom();
+
     private VirtDeviceTree() {}
 
     record Params(int harts, long ramSize, String mmuType, String bootargs, long initrdStart, long initrdEnd) {}
@@ -26,6 +28,11 @@ final class VirtDeviceTree {
         t.beginNode("chosen");
         t.propertyString("bootargs", p.bootargs());
         t.propertyString("stdout-path", "/soc/serial@" + hex(VirtMemoryMap.UART0.base));
+        // 32 fresh random bytes, as QEMU's virt board gives: Linux seeds its RNG from them at once, where
+        // without them it spends seconds of a boot gathering entropy (jitter loops) before the crng is ready
+        byte[] seed = new byte[32];
+        SEEDS.nextBytes(seed);
+        t.property("rng-seed", seed);
         if (p.initrdEnd() > p.initrdStart()) {
             t.propertyU64("linux,initrd-start", p.initrdStart()).propertyU64("linux,initrd-end", p.initrdEnd());
         }
