@@ -486,7 +486,8 @@ public final class Hart implements InterruptPins {
         long pc = this.pc;
         int done = 0;
         // Fetch cache: the guest-RAM offset of the page holding pc, valid while pc stays in page fetchVpn.
-        long fetchVpn = -1, fetchPage = 0;
+        // fetchHost: the same page's host address, for reading instructions through HOST (as the data TLB does)
+        long fetchVpn = -1, fetchPage = 0, fetchHost = 0;
         // true when pc was just set by a jump, a taken branch or a translated block: a block may start here
         boolean jumped = true;
         // the translated block that ran last, if execution went straight from it to the current pc
@@ -507,6 +508,7 @@ public final class Hart implements InterruptPins {
                         }
                         fetchVpn = vpn;
                         fetchPage = fetchOff[i];
+                        fetchHost = ramAddress + fetchPage;
                     }
                     int po = (int) pc & 0xfff;
                     if (jumped && TRANSLATE && budget - done >= BlockTranslator.MAX_INSTRUCTIONS) {
@@ -564,9 +566,9 @@ public final class Hart implements InterruptPins {
                     }
                     linkSrc = null;
                     if (po != 0xffe) {
-                        insn = ram.get(INT, fetchPage + po);
+                        insn = HOST.get(INT, fetchHost + po);
                     } else {
-                        insn = ram.get(SHORT, fetchPage + po) & 0xffff;
+                        insn = HOST.get(SHORT, fetchHost + po) & 0xffff;
                         if ((insn & 3) == 3) insn |= mmu.fetchHalf(pc + 2) << 16;
                     }
                     if ((insn & 3) != 3) {
