@@ -106,6 +106,11 @@ public final class Virtqueue {
     }
 
     /** Requests the driver has made available and the device has not taken yet. */
+    /** Puts back the chain {@link #pop} just returned, so the next pop returns it again (nothing else may pop between). */
+    public void unpop() {
+        lastAvail = (lastAvail - 1) & 0xffff;
+    }
+
     public boolean hasAvailable() {
         return ready && availIndex() != lastAvail;
     }

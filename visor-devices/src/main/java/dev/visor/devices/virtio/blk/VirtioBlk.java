@@ -101,7 +101,53 @@ public final class VirtioBlk extends VirtioDevice {
     }
 
     @Override
-    protected void kick(int index) { worker.kick(); }
+    protected void kick(int index) {
+        if (!INLINE || workerBusy || !serveInline()) worker.kick();
+    }
+
+    /**
+     * Reads and writes are served at once on the vCPU thread that notified the queue: the guest waits
+     * for them anyway, and handing each to the worker thread and back costs two thread wake-ups per
+     * request (measured: a fifth of a 1 MiB O_DIRECT read's time). Requests that may take long (flush,
+     * which waits for the disk, discard and write-zeroes) go to the worker, and so does everything
+     * while the worker is busy, so the vCPU never waits for it. -Dvisor.blk.inline=false: all on the worker.
+     */
+    static final boolean INLINE = !"false".equals(System.getProperty("visor.blk.inline"));
+    /** True while the worker serves the queue. */
+    private volatile boolean workerBusy;
+
+    /** Serves reads and writes until the queue is empty (true) or a request that may block is next (false: left queued). */
+    private boolean serveInline() {
+        synchronized (lock) {
+            if (!running) return true;
+            try {
+                boolean all = true;
+                while (queue.pop(chain)) {
+                    if (mayBlock(chain)) {
+                        queue.unpop();
+                        all = false;
+                        break;
+                    }
+                    int written = handle(chain);
+                    queue.pushUsed(chain.head(), written);
+                    requests++;
+                }
+                notifyUsed(queue);
+                return all;
+            } catch (VirtioException e) {
+                failed(e);
+                return true;
+            }
+        }
+    }
+
+    /** Whether the request is a flush, discard or write-zeroes (a malformed one is left to {@link #handle}). */
+    private boolean mayBlock(DescriptorChain c) throws VirtioException {
+        if (c.readableBytes() < HEADER) return false;
+        c.read(0, header, 0, 4);
+        int type = intAt(header, 0);
+        return type == T_FLUSH || type == T_DISCARD || type == T_WRITE_ZEROES;
+    }
 
     /**
      * Puts {@code next} in place of the current image, which is returned (still open: the caller
@@ -129,6 +175,15 @@ public final class VirtioBlk extends VirtioDevice {
     }
 
     private void serve() {
+        workerBusy = true;
+        try {
+            serveQueue();
+        } finally {
+            workerBusy = false;
+        }
+    }
+
+    private void serveQueue() {
         synchronized (lock) {
             if (!running) return;
             try {
