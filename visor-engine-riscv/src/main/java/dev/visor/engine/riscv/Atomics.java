@@ -12,6 +12,25 @@ import java.lang.invoke.VarHandle;
 final class Atomics {
     private Atomics() {}
 
+    /** Whether funct5 {@code op} is an LR, SC or AMO that RV64A defines. */
+    static boolean isDefined(int op) {
+        return switch (op) {
+            case 0x00, 0x01, 0x02, 0x03, 0x04, 0x08, 0x0c, 0x10, 0x14, 0x18, 0x1c -> true;
+            default -> false;
+        };
+    }
+
+    /**
+     * For translated blocks: runs LR/SC/AMO {@code insn} (funct3 2 or 3) with rs1's value {@code va} and
+     * rs2's value {@code src}; returns the value for rd. Traps as {@link #execute} does.
+     */
+    static long apply(Hart h, int insn, long va, long src) {
+        int f3 = (insn >>> 12) & 7;
+        if (f3 == 2) return word(h, insn >>> 27, va, (int) src, insn);
+        if (f3 == 3) return dword(h, insn >>> 27, va, src, insn);
+        throw h.fault(Trap.ILLEGAL, insn);
+    }
+
     static void execute(Hart h, int insn) {
         int f3 = (insn >>> 12) & 7;
         int rd = (insn >>> 7) & 31, rs1 = (insn >>> 15) & 31, rs2 = (insn >>> 20) & 31;

@@ -3,9 +3,9 @@ package dev.visor.engine.riscv;
 import java.lang.foreign.MemorySegment;
 
 /**
- * A guest basic block translated to JVM bytecode by {@link BlockTranslator}: a straight run of
- * integer instructions in one page, ending at the first branch or jump or before the first
- * instruction the translator leaves to the interpreter (SYSTEM, atomics, floating point, fences).
+ * Guest code translated to JVM bytecode by {@link BlockTranslator}: a region of integer and atomic
+ * instructions in one page, entered at one address, with the page's branches between them as jumps
+ * inside it (see BlockTranslator), or a single straight-line block.
  *
  * <p>A block is keyed by the guest-physical address of its first instruction and is position
  * independent: {@link #run} takes the virtual pc, so every mapping of the page shares it.

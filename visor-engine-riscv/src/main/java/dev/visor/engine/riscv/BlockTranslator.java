@@ -12,22 +12,34 @@ import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandles;
 
 /**
- * Translates a guest basic block into a hidden JVM class whose {@code run} method does the block's
- * work with the guest registers it touches held in JVM locals, so HotSpot's JIT compiles guest code
- * into host code (the role QEMU's TCG plays).
+ * Translates guest code into a hidden JVM class whose {@code run} method does the code's work with the
+ * guest registers it touches held in JVM locals, so HotSpot's JIT compiles guest code into host code
+ * (the role QEMU's TCG plays).
  *
- * <h2>Implementation overview</h2>
- * Decoding stops at the first jump (which becomes the block's exit; conditional branches are side exits,
- * so a block runs on through a branch not taken), before any
- * instruction the interpreter keeps (SYSTEM, A, F/D, fences, anything unusual), before a 32-bit
- * instruction that crosses the page end, and after {@link #MAX_INSTRUCTIONS}. The generated method:
+ * <h2>Regions</h2>
+ * What is translated is a <em>region</em>: starting at the entry (a hot jump target), decoding runs on
+ * straight until a jump, before an instruction the interpreter keeps (SYSTEM, F/D, fence.i, anything
+ * unusual), before a 32-bit instruction that crosses the page end, or at code already decoded; and the
+ * targets of conditional branches and jal that lie in the same page are decoded the same way, up to
+ * {@link #MAX_REGION} instructions. Branches and jal between the region's own instructions become
+ * jumps inside the method, so the guest's loops and if/else run in one compiled method with its
+ * registers in host registers; only jumps out of the region (and every jalr) leave. A backward jump
+ * inside leaves for the dispatcher instead once {@link #LOOP_LIMIT} instructions ran, so a guest loop
+ * cannot keep interrupts out. (With {@code regions} off, a straight block alone: tests use that.)
+ *
+ * <h2>The generated method</h2>
  * <pre>
- *   load every guest register the block uses from x[] into a long local (x0 is the constant 0)
+ *   load every guest register the region uses from x[] into a long local (x0 is the constant 0)
+ *   n = 0   // instructions retired before the current straight run began
  *   try {
- *     for each instruction: compute into locals; loads and stores call Hart.loadNN/storeNN
- *       (which may throw the hart's Trap) after noting the instruction's index in an int local
- *     write back the registers written; return the next pc
- *   } catch (Trap t) { write back the registers written; h.blockFaultIndex = index; throw t; }
+ *     for each instruction, in address order: compute into locals; loads, stores and atomics call
+ *       Hart.loadNN/storeNN or Atomics.apply (which may throw the hart's Trap) after noting the
+ *       instruction's index and its place in the straight run in an int local
+ *     internal jump: n += the run's length; goto the target's label
+ *     exit: write back the registers written; h.blockExecuted += n + the run's length; return the
+ *       next pc (or call the linked successor: see Block.exits)
+ *   } catch (Trap t) { write back the registers written; note the faulting instruction and how many
+ *       ran before it; throw t; }
  * </pre>
  * Because locals always hold the values after the last completed instruction, the write-back in the
  * handler leaves the guest state exactly as precise as the interpreter's.
@@ -49,6 +61,7 @@ final class BlockTranslator {
     private static final ClassDesc CD_SEGMENT = ClassDesc.of(java.lang.foreign.MemorySegment.class.getName());
     private static final ClassDesc CD_TRAP = ClassDesc.of(Trap.class.getName());
     private static final ClassDesc CD_OPS = ClassDesc.of(BlockOps.class.getName());
+    private static final ClassDesc CD_ATOMICS = ClassDesc.of(Atomics.class.getName());
     private static final MethodTypeDesc RUN = MethodTypeDesc.of(ConstantDescs.CD_long, CD_HART,
             ConstantDescs.CD_long.arrayType(), ConstantDescs.CD_long);
     private static final MethodTypeDesc J_J = MethodTypeDesc.of(ConstantDescs.CD_long, ConstantDescs.CD_long);
@@ -217,6 +230,8 @@ final class BlockTranslator {
             case 0x63: return f3 != 2 && f3 != 3 ? BODY : STOP; // conditional: a side exit, the block goes on
             case 0x6f: return EXIT;
             case 0x67: return f3 == 0 ? EXIT : STOP;
+            case 0x2f: return (f3 == 2 || f3 == 3) && Atomics.isDefined(w >>> 27) ? BODY : STOP; // LR/SC/AMO: Atomics, as the interpreter
+            case 0x0f: return f3 == 0 ? BODY : STOP; // fence (fence.i stays with the interpreter: it starts a code epoch)
             default: return STOP;
         }
     }
@@ -230,8 +245,8 @@ final class BlockTranslator {
             int w = in.word();
             int op = w & 0x7f, rd = (w >>> 7) & 31, rs1 = (w >>> 15) & 31, rs2 = (w >>> 20) & 31;
             boolean hasRs1 = op != 0x37 && op != 0x17 && op != 0x6f;
-            boolean hasRs2 = op == 0x33 || op == 0x3b || op == 0x23 || op == 0x63;
-            boolean hasRd = op != 0x23 && op != 0x63;
+            boolean hasRs2 = op == 0x33 || op == 0x3b || op == 0x23 || op == 0x63 || op == 0x2f;
+            boolean hasRd = op != 0x23 && op != 0x63 && op != 0x0f;
             if (hasRs1) used[rs1] = true;
             if (hasRs2) used[rs2] = true;
             if (hasRd && rd != 0) { used[rd] = true; written[rd] = true; }
@@ -656,6 +671,17 @@ final class BlockTranslator {
                     set(rd);
                     jump(in, jalOffset(w));
                 }
+                case 0x2f -> { // A extension: the interpreter's own code, which may trap like a load or store
+                    markIndex(index);
+                    c.aload(1);
+                    c.ldc(w);
+                    get(rs1);
+                    get(rs2);
+                    c.invokestatic(CD_ATOMICS, "apply", MethodTypeDesc.of(ConstantDescs.CD_long, CD_HART,
+                            ConstantDescs.CD_int, ConstantDescs.CD_long, ConstantDescs.CD_long));
+                    set(rd);
+                }
+                case 0x0f -> c.invokestatic(ClassDesc.of("java.lang.invoke.VarHandle"), "fullFence", ConstantDescs.MTD_void); // fence
                 default -> { // JALR: target from rs1 before rd is written
                     get(rs1);
                     constant(immI);

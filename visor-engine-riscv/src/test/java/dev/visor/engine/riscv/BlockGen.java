@@ -162,11 +162,9 @@ final class BlockGen {
     static final int[] STOPS = {
             0x00000073, // ecall
             0x00100073, // ebreak
-            0x0ff0000f, // fence
             0x0000100f, // fence.i
             0x30002573, // csrr a0, mstatus
-            0x00b5252f, // amoadd.w a0, a1, (a0)
-            0x1005352f, // lr.d a0, (a0)
+            0x2805252f, // an A-extension encoding with the undefined funct5 0x05
             0x00052007, // flw f0, 0(a0)
             0x00a53027, // fsd f10, 0(a0)
             0x02b57553, // fadd.d

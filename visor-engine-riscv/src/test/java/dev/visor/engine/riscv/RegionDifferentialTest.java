@@ -42,6 +42,22 @@ class RegionDifferentialTest {
         assertTrue(stats.getOrDefault("left at the loop limit", 0) > CASES / 50, "too few loops: " + stats);
         assertTrue(stats.getOrDefault("ran over 100 instructions", 0) > CASES / 10, "too few long runs: " + stats);
         assertTrue(stats.getOrDefault("entered above its lowest instruction", 0) > CASES / 4, "too few inner entries: " + stats);
+        assertTrue(stats.getOrDefault("holds atomics", 0) > CASES / 2, "too few atomics: " + stats);
+    }
+
+    static final int[] AMO_OPS = {0x00, 0x01, 0x02, 0x03, 0x04, 0x08, 0x0c, 0x10, 0x14, 0x18, 0x1c};
+
+    /**
+     * An LR, SC or AMO (word or doubleword, on a data base register, which is sometimes misaligned,
+     * or on the register that may fault), or a fence.
+     */
+    static Unit atomic(Random rnd, BlockGen g) {
+        if (rnd.nextInt(6) == 0) return BlockGen.u32(0x0ff0000f, BODY); // fence iorw, iorw
+        int op = AMO_OPS[rnd.nextInt(AMO_OPS.length)];
+        int base = rnd.nextInt(5) == 0 ? BlockGen.FAULT_BASE : g.dataBase();
+        int rs2 = op == 0x02 ? (rnd.nextInt(10) == 0 ? 1 : 0) : g.rs(); // lr with rs2 != 0 is illegal
+        int w = op << 27 | rnd.nextInt(4) << 25 | rs2 << 20 | base << 15 | (2 + rnd.nextInt(2)) << 12 | g.rd() << 7 | 0x2f;
+        return BlockGen.u32(w, BODY);
     }
 
     /** Runs the case with seed {@code caseSeed}; to reproduce a failure, call this with the printed seed. */
@@ -50,7 +66,7 @@ class RegionDifferentialTest {
         BlockGen g = new BlockGen(rnd, rig);
         int n = 8 + rnd.nextInt(120);
         List<Unit> units = new ArrayList<>();
-        for (int i = 0; i < n; i++) units.add(g.body());
+        for (int i = 0; i < n; i++) units.add(rnd.nextInt(10) == 0 ? atomic(rnd, g) : g.body());
         if (rnd.nextInt(4) == 0) units.set(rnd.nextInt(n), BlockGen.u32(rnd.nextBoolean() ? g.load(BlockGen.FAULT_BASE) : g.store(BlockGen.FAULT_BASE), BODY));
         int[] offsets = new int[n + 1];
         for (int i = 0; i < n; i++) offsets[i + 1] = offsets[i] + units.get(i).len();
@@ -75,6 +91,7 @@ class RegionDifferentialTest {
         Block blk = BlockTranslator.translate(rig.b.memory.segment(), rig.ramSize, BASE, entryPa - BASE, true);
         assertNotNull(blk, context);
         if (blk.offsets[0] < 0) stats.merge("entered above its lowest instruction", 1, Integer::sum);
+        if (units.stream().anyMatch(u -> (u.word() & 0x7f) == 0x2f)) stats.merge("holds atomics", 1, Integer::sum);
         Hart hb = rig.b.hart;
         long pcVa = rig.va(entryPa);
         Trap trap = null;
