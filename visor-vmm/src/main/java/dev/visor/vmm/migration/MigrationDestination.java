@@ -189,8 +189,8 @@ public final class MigrationDestination implements AutoCloseable {
             // ---- switch-over: build the VM, paused; the source resumes its own if this fails
             VirtualMachine vm;
             try {
-                vm = targets == null ? VirtualMachine.restore(spec, state, memory, console)
-                        : VirtualMachine.restoreWithCopiedDisks(targets.finish(spec), state, memory, console);
+                vm = targets == null ? VirtualMachine.restoreForSwitchOver(spec, state, memory, console, false)
+                        : VirtualMachine.restoreForSwitchOver(targets.finish(spec), state, memory, console, true);
             } catch (VmConfigException | IOException e) {
                 MigrationProtocol.writeReason(out, MigrationProtocol.REFUSE, e.getMessage());
                 throw e;
@@ -212,6 +212,11 @@ public final class MigrationDestination implements AutoCloseable {
                 out.flush();
             } catch (IOException e) {
                 log.accept("migration: could not confirm the resume to the source: " + e.getMessage());
+            }
+            try {
+                vm.openControl(); // after the resume: not part of the guest's downtime
+            } catch (VmConfigException e) {
+                log.accept("migration: the VM runs, but its control socket could not be opened: " + e.getMessage());
             }
             log.accept("migration: the VM runs here now (" + received / 1_000_000 + " MB of RAM"
                     + (targets == null ? "" : ", " + targets.dataBytes() / 1_000_000 + " MB of disk") + " received)");
