@@ -126,9 +126,8 @@ public final class VirtualMachine {
 
     /**
      * A migration's switch-over: as {@link #restore(VmSpec, byte[], GuestMemory, OutputStream)}, but
-     * without the control socket, whose
-     * opening (7 to 12 ms measured) would lengthen the guest's downtime; the destination calls
-     * {@link #openControl} once the guest runs. With {@code disksCopied} (a storage migration) the
+     * without the control socket, whose opening (7 to 12 ms measured) would lengthen the guest's
+     * downtime; the destination calls {@link #openControl} once the guest runs. With {@code disksCopied} (a storage migration) the
      * writable disks of {@code spec} hold copies of the source's, so their paths and formats may
      * differ from the saved ones ({@link #checkShape(VmSpec, byte[], boolean)}).
      */

@@ -105,12 +105,12 @@ public final class Virtqueue {
         return true;
     }
 
-    /** Requests the driver has made available and the device has not taken yet. */
     /** Puts back the chain {@link #pop} just returned, so the next pop returns it again (nothing else may pop between). */
     public void unpop() {
         lastAvail = (lastAvail - 1) & 0xffff;
     }
 
+    /** Requests the driver has made available and the device has not taken yet. */
     public boolean hasAvailable() {
         return ready && availIndex() != lastAvail;
     }

@@ -21,8 +21,8 @@ final class Atomics {
     }
 
     /**
-     * For translated blocks: runs LR/SC/AMO {@code insn} (funct3 2 or 3) with rs1's value {@code va} and
-     * rs2's value {@code src}; returns the value for rd. Traps as {@link #execute} does.
+     * Runs LR/SC/AMO {@code insn} with rs1's value {@code va} and rs2's value {@code src}; returns the
+     * value for rd. The interpreter ({@link #execute}) and translated blocks both come here.
      */
     static long apply(Hart h, int insn, long va, long src) {
         int f3 = (insn >>> 12) & 7;
@@ -32,18 +32,7 @@ final class Atomics {
     }
 
     static void execute(Hart h, int insn) {
-        int f3 = (insn >>> 12) & 7;
-        int rd = (insn >>> 7) & 31, rs1 = (insn >>> 15) & 31, rs2 = (insn >>> 20) & 31;
-        int op = insn >>> 27;
-        long va = h.x[rs1];
-        long src = h.x[rs2];
-        if (f3 == 2) {
-            h.x[rd] = word(h, op, va, (int) src, insn);
-        } else if (f3 == 3) {
-            h.x[rd] = dword(h, op, va, src, insn);
-        } else {
-            throw h.fault(Trap.ILLEGAL, insn);
-        }
+        h.x[(insn >>> 7) & 31] = apply(h, insn, h.x[(insn >>> 15) & 31], h.x[(insn >>> 20) & 31]);
     }
 
     private static long word(Hart h, int op, long va, int src, int insn) {

@@ -10,8 +10,8 @@ import java.nio.file.Path;
  * the guest instructions run in it (block chaining is off, so every run passes the dispatcher), and
  * every five seconds, and when the harts stop, FILE gets one line per block: its guest-physical address,
  * its instruction count and the instructions run in it, all cumulative. Subtracting two snapshots
- * (FILE.1, FILE.2, ...) isolates a workload; {@code bench/guest-profile} resolves the addresses
- * against the guest's /proc/kallsyms. Counting disturbs timing, so this is never on by default.
+ * (FILE.1, FILE.2, ...) isolates a workload; the README says how to resolve the addresses against
+ * the guest's /proc/kallsyms. Counting disturbs timing, so this is never on by default.
  */
 final class BlockProfile {
     static final String FILE = System.getProperty("visor.profile");

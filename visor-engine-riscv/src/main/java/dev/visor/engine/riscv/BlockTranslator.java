@@ -178,7 +178,7 @@ final class BlockTranslator {
                 for (int k = 0; k < len; k++) covered[p + k] = true;
                 int op = word & 0x7f;
                 if (regions && (op == 0x63 || op == 0x6f)) {
-                    long t = p + (op == 0x63 ? branchOffset(word) : jalOffset(word));
+                    long t = p + (op == 0x63 ? Hart.bImm(word) : Hart.jImm(word));
                     if (t >= 0 && t < pageLength) work.add((int) t);
                 }
                 if (kind == EXIT) break;
@@ -186,14 +186,6 @@ final class BlockTranslator {
             }
         }
         return new java.util.ArrayList<>(found.values());
-    }
-
-    static long branchOffset(int w) {
-        return ((w >> 31) << 12) | (((w >>> 7) & 1) << 11) | (((w >>> 25) & 0x3f) << 5) | (((w >>> 8) & 0xf) << 1);
-    }
-
-    static long jalOffset(int w) {
-        return ((w >> 31) << 20) | (w & 0xff000) | (((w >>> 20) & 1) << 11) | (((w >>> 21) & 0x3ff) << 1);
     }
 
     private static final int STOP = 0, BODY = 1, EXIT = 2;
@@ -319,7 +311,7 @@ final class BlockTranslator {
             for (Insn in : regions ? insns : java.util.List.<Insn>of()) { // a straight block jumps only out
                 int op = in.word() & 0x7f;
                 if (op != 0x63 && op != 0x6f) continue;
-                long t = pageOffset + in.offset() + (op == 0x63 ? branchOffset(in.word()) : jalOffset(in.word()));
+                long t = pageOffset + in.offset() + (op == 0x63 ? Hart.bImm(in.word()) : Hart.jImm(in.word()));
                 if (t >= 0 && t < 0x1000 && starts.contains((int) t)) labels.putIfAbsent((int) t, c.newLabel());
             }
             Label start = c.newLabel(), end = c.newLabel(), handler = c.newLabel();
@@ -646,7 +638,7 @@ final class BlockTranslator {
                     c.invokevirtual(CD_HART, m, JJ_V);
                 }
                 case 0x63 -> { // BRANCH: leaves the block when taken
-                    long imm = branchOffset(w);
+                    long imm = Hart.bImm(w);
                     Label taken = c.newLabel();
                     get(rs1);
                     get(rs2);
@@ -669,7 +661,7 @@ final class BlockTranslator {
                 case 0x6f -> { // JAL
                     pcPlus(in.offset() + in.len());
                     set(rd);
-                    jump(in, jalOffset(w));
+                    jump(in, Hart.jImm(w));
                 }
                 case 0x2f -> { // A extension: the interpreter's own code, which may trap like a load or store
                     markIndex(index);

@@ -735,11 +735,11 @@ public final class Hart implements InterruptPins {
 
     private static long sImm(int insn) { return ((insn >> 25) << 5) | ((insn >>> 7) & 31); }
 
-    private static long bImm(int insn) {
+    static long bImm(int insn) {
         return ((insn >> 31) << 12) | (((insn >>> 7) & 1) << 11) | (((insn >>> 25) & 0x3f) << 5) | (((insn >>> 8) & 0xf) << 1);
     }
 
-    private static long jImm(int insn) {
+    static long jImm(int insn) {
         return ((insn >> 31) << 20) | (insn & 0xff000) | (((insn >>> 20) & 1) << 11) | (((insn >>> 21) & 0x3ff) << 1);
     }
 

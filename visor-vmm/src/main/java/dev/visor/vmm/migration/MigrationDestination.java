@@ -189,8 +189,8 @@ public final class MigrationDestination implements AutoCloseable {
             // ---- switch-over: build the VM, paused; the source resumes its own if this fails
             VirtualMachine vm;
             try {
-                vm = targets == null ? VirtualMachine.restoreForSwitchOver(spec, state, memory, console, false)
-                        : VirtualMachine.restoreForSwitchOver(targets.finish(spec), state, memory, console, true);
+                vm = VirtualMachine.restoreForSwitchOver(targets == null ? spec : targets.finish(spec), state, memory, console,
+                        targets != null);
             } catch (VmConfigException | IOException e) {
                 MigrationProtocol.writeReason(out, MigrationProtocol.REFUSE, e.getMessage());
                 throw e;
