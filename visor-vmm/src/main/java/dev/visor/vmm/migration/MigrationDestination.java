@@ -175,9 +175,13 @@ public final class MigrationDestination implements AutoCloseable {
                         targets.receive(type, in);
                     }
                     case MigrationProtocol.ROUND -> {
-                        log.accept("migration: round " + in.readInt() + " received, " + received / 1_000_000 + " MB of RAM"
+                        int round = in.readInt();
+                        log.accept("migration: round " + round + " received, " + received / 1_000_000 + " MB of RAM"
                                 + (targets == null ? "" : ", " + targets.dataBytes() / 1_000_000 + " MB of disk") + " so far");
                         if (targets != null) targets.flush(); // little is left for the flush at the switch-over
+                        out.writeByte(MigrationProtocol.ROUND_ACK);
+                        out.writeInt(round);
+                        out.flush();
                     }
                     case MigrationProtocol.STATE -> state = readSized(in, "state");
                     case MigrationProtocol.DONE -> { break loop; }

@@ -20,6 +20,8 @@ import java.nio.charset.StandardCharsets;
  *   round n: PAGES / ZERO for pages dirtied since     (a page that became zero is sent as ZERO)
  *            [DISK / DISK_ZERO for chunks changed since]
  *            ROUND u32 n after each round
+ *                                                  ◀─  ROUND_ACK u32 n once everything before it is in
+ *                                                      its RAM (and disk copies): the source waits for it
  *   -- source pauses the guest --
  *   last dirty pages, [last changed chunks,] STATE u32 len bytes, DONE
  *                                                 ─▶  [flushes the disk copies;] builds the VM from RAM + state, paused
@@ -44,10 +46,10 @@ import java.nio.charset.StandardCharsets;
 public final class MigrationProtocol {
     static final long MAGIC = 0x5649534f524d4947L; // "VISORMIG"
     /** Bumped on any change of the stream; a destination refuses other versions. */
-    static final int VERSION = 2;
+    static final int VERSION = 3;
 
     static final int HELLO = 1, ACCEPT = 2, REFUSE = 3, PAGES = 4, ZERO = 5, ROUND = 6, STATE = 7, DONE = 8,
-            READY = 9, GO = 10, RESUMED = 11, DISK = 12, DISK_ZERO = 13;
+            READY = 9, GO = 10, RESUMED = 11, DISK = 12, DISK_ZERO = 13, ROUND_ACK = 14;
 
     /** HELLO flag: storage migration, the writable disks' contents travel in the stream. */
     static final int COPY_STORAGE = 1;
