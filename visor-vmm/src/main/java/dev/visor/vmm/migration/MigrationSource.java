@@ -168,6 +168,9 @@ public final class MigrationSource {
             int answer = in.readUnsignedByte();
             if (answer != MigrationProtocol.ACCEPT) throw MigrationProtocol.unexpected(in, answer, "ACCEPT");
             touch();
+            // the state is saved inside the downtime: run its code once now, while the guest runs (a
+            // cold first save took 1 to 4 ms of it)
+            Thread.ofPlatform().daemon().name("migration-warm-up").start(() -> VirtualMachine.warmUpRestore(harts.count()));
 
             // ---- storage: every chunk, then the chunks changed meanwhile, while the guest runs
             double diskMillis = 0;
