@@ -179,10 +179,16 @@ public final class VirtualMachine {
     }
 
     /**
-     * Loads and runs the restore path once on a small throwaway board, so that a later restore in
-     * this process (a migration's switch-over) does not pay a cold JVM's first-run costs.
+     * Runs the save and restore path {@value #WARM_UP_RUNS} times on a small throwaway board, so that a
+     * later restore in this process (a migration's switch-over) does not pay a cold JVM's first-run
+     * costs: one run loads the classes, more get the JIT going (the destination's restore went from 2
+     * to 7 ms with one run to 1.7 to 3.4 ms with ten).
      */
-    public static void warmUpRestore(int cpus) { VmState.warmUp(cpus); }
+    public static void warmUpRestore(int cpus) {
+        for (int i = 0; i < WARM_UP_RUNS; i++) VmState.warmUp(cpus);
+    }
+
+    private static final int WARM_UP_RUNS = 10;
 
     private static VirtualMachine withControl(VirtualMachine vm, VmSpec spec) throws VmConfigException {
         Path socket = spec.devices().controlSocket();

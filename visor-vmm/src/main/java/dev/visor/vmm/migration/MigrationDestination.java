@@ -143,7 +143,7 @@ public final class MigrationDestination implements AutoCloseable {
             out.writeByte(MigrationProtocol.ACCEPT);
             out.flush();
             // pay a cold JVM's first-run costs of the restore path now, not during the downtime
-            Thread.ofPlatform().daemon().name("migration-warm-up").start(() -> VirtualMachine.warmUpRestore(spec.cpus()));
+            Thread warmUp = Thread.ofPlatform().daemon().name("migration-warm-up").start(() -> VirtualMachine.warmUpRestore(spec.cpus()));
             if (targets != null) log.accept("migration: copying " + targets.count() + " disk(s) into " + spec.devices().disks().stream()
                     .filter(d -> !d.readOnly()).map(d -> d.path().toString()).toList());
 
@@ -179,6 +179,9 @@ public final class MigrationDestination implements AutoCloseable {
                         log.accept("migration: round " + round + " received, " + received / 1_000_000 + " MB of RAM"
                                 + (targets == null ? "" : ", " + targets.dataBytes() / 1_000_000 + " MB of disk") + " so far");
                         if (targets != null) targets.flush(); // little is left for the flush at the switch-over
+                        // the source may pause the guest once this is acknowledged: the warm-up must not
+                        // still be taking CPU from the switch-over then
+                        joinQuietly(warmUp);
                         out.writeByte(MigrationProtocol.ROUND_ACK);
                         out.writeInt(round);
                         out.flush();
@@ -228,6 +231,15 @@ public final class MigrationDestination implements AutoCloseable {
         } finally {
             if (!built && memory != null) memory.release(memory.base(), memory.size());
             if (!kept && targets != null) targets.discard();
+        }
+    }
+
+    /** Waits for {@code t} to end (keeping an interrupt for the caller to see). */
+    static void joinQuietly(Thread t) {
+        try {
+            t.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 

@@ -170,7 +170,7 @@ public final class MigrationSource {
             touch();
             // the state is saved inside the downtime: run its code once now, while the guest runs (a
             // cold first save took 1 to 4 ms of it)
-            Thread.ofPlatform().daemon().name("migration-warm-up").start(() -> VirtualMachine.warmUpRestore(harts.count()));
+            Thread warmUp = Thread.ofPlatform().daemon().name("migration-warm-up").start(() -> VirtualMachine.warmUpRestore(harts.count()));
 
             // ---- storage: every chunk, then the chunks changed meanwhile, while the guest runs
             double diskMillis = 0;
@@ -230,6 +230,7 @@ public final class MigrationSource {
             }
 
             // ---- stop-and-copy
+            MigrationDestination.joinQuietly(warmUp); // done long since, unless the migration was very short
             progress.phase = MigrationProgress.Phase.STOP_AND_COPY;
             harts.setThrottle(0);
             long pauseAt = System.nanoTime();
