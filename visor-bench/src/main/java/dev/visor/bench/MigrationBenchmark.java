@@ -81,6 +81,7 @@ public final class MigrationBenchmark {
     static final Pattern TICK = Pattern.compile("@T(\\d+)\r?\n");
     static final Pattern VISOR_RESULT = Pattern.compile(
             "total_ms=([0-9.]+) downtime_ms=([0-9.]+) rounds=(\\d+) sent_mb=([0-9.]+) pages=\\d+ throttle=(\\d+)%");
+    static final Pattern VISOR_LAST_BYTE = Pattern.compile("last_byte_ms=([0-9.]+)");
     static final Pattern RESTORED = Pattern.compile("visor: restored .* in (\\d+) ms");
     static final Pattern COUNTS = Pattern.compile("R (\\d+) (\\d+) R");
 
@@ -95,12 +96,14 @@ public final class MigrationBenchmark {
 
     enum Figure {
         IDLE_DOWNTIME("idle: downtime, VMM's own figure (ms)", Target.VISOR_BELOW, 50, "Visor < 50 ms"),
+        IDLE_LAST_BYTE("idle: pause to last byte sent (ms)", Target.NONE, 0, "(QEMU's measure)"),
         IDLE_GAP("idle: console gap seen by the host (ms)", Target.NONE, 0, "(same measure)"),
         IDLE_TOTAL("idle: total time (ms)", Target.NONE, 0, ""),
         IDLE_ROUNDS("idle: rounds (QEMU: bitmap syncs)", Target.NONE, 0, ""),
         IDLE_MB("idle: MB sent", Target.NONE, 0, ""),
         BUSY_RATE("busy: guest writes before (MB/s)", Target.NONE, 0, "(workload)"),
         BUSY_DOWNTIME("busy: downtime, VMM's own figure (ms)", Target.BELOW_QEMU, 0, "Visor < QEMU"),
+        BUSY_LAST_BYTE("busy: pause to last byte sent (ms)", Target.NONE, 0, "(QEMU's measure)"),
         BUSY_GAP("busy: console gap seen by the host (ms)", Target.BELOW_QEMU, 0, "(same measure)"),
         BUSY_TOTAL("busy: total time (ms)", Target.NONE, 0, ""),
         BUSY_ROUNDS("busy: rounds (QEMU: bitmap syncs)", Target.NONE, 0, ""),
@@ -146,8 +149,8 @@ public final class MigrationBenchmark {
     }
 
     /** What one migration did, as the VMM reports it, plus the host's wall time of the command. */
-    record Migration(double totalMs, double downtimeMs, int rounds, double sentMb, double throttle, double wallMs, long endNanos,
-                     String line) {}
+    record Migration(double totalMs, double downtimeMs, double lastByteMs, int rounds, double sentMb, double throttle, double wallMs,
+                     long endNanos, String line) {}
 
     /** One VMM process: its console, its control socket (Visor) or QMP socket (QEMU), its stderr lines. */
     final class Vm {
@@ -477,6 +480,7 @@ public final class MigrationBenchmark {
         }
         out.printf(Locale.ROOT, "    %s migration %s -> %s: %s%n", what, from.name, to.name, m.line());
         run.value[downtime.ordinal()] = m.downtimeMs();
+        run.value[(downtime == Figure.IDLE_DOWNTIME ? Figure.IDLE_LAST_BYTE : Figure.BUSY_LAST_BYTE).ordinal()] = m.lastByteMs();
         run.value[total.ordinal()] = m.totalMs();
         run.value[roundsFig.ordinal()] = m.rounds();
         run.value[mb.ordinal()] = m.sentMb();
@@ -559,7 +563,9 @@ public final class MigrationBenchmark {
         double wall = (System.nanoTime() - t0) / 1e6;
         Matcher m = VISOR_RESULT.matcher(a);
         if (!a.startsWith("ok") || !m.find()) throw new IOException(a);
-        return new Migration(Double.parseDouble(m.group(1)), Double.parseDouble(m.group(2)), Integer.parseInt(m.group(3)),
+        Matcher lastByte = VISOR_LAST_BYTE.matcher(a);
+        return new Migration(Double.parseDouble(m.group(1)), Double.parseDouble(m.group(2)),
+                lastByte.find() ? Double.parseDouble(lastByte.group(1)) : Double.NaN, Integer.parseInt(m.group(3)),
                 Double.parseDouble(m.group(4)), Double.parseDouble(m.group(5)), wall, System.nanoTime(), a.substring(3) + String.format(Locale.ROOT, " (host wall %.0f ms)", wall));
     }
 
@@ -591,7 +597,7 @@ public final class MigrationBenchmark {
                         + " (normal %d pages, zero %d pages) mbps=%s throttle=%.0f%% (host wall %.0f ms)",
                 total, downtime, MonitorClient.jsonLong(q, "setup-time"), syncs, bytes / 1e6,
                 MonitorClient.jsonLong(q, "normal"), MonitorClient.jsonLong(q, "duplicate"), jsonNumber(q, "mbps"), maxThrottle, wall);
-        return new Migration(total, downtime, (int) syncs, bytes / 1e6, maxThrottle, wall, end, line);
+        return new Migration(total, downtime, downtime, (int) syncs, bytes / 1e6, maxThrottle, wall, end, line); // QEMU's downtime is to its last byte
     }
 
     private static String jsonNumber(String json, String key) {
@@ -767,7 +773,8 @@ public final class MigrationBenchmark {
         out.printf(Locale.ROOT, fmt, "ticks source->destination (idle, busy)", joined(Engine.VISOR, r -> r.ticks),
                 joined(Engine.QEMU, r -> r.ticks), "", "n -> n+1", "");
         out.println("(downtime, VMM's own figure: Visor from the source's pause until the destination confirms its guest runs;");
-        out.println(" QEMU 7.2 from the source's stop until it has sent the last byte (no return path), the destination's load left out.");
+        out.println(" QEMU 7.2 from the source's stop until it has sent the last byte (no return path), the destination's load left out;");
+        out.println(" pause to last byte sent: that same measure for both, Visor's from its source's own clock.");
         out.println(" console gap: last tick from the source to first tick from the destination as the host read them, both alike,");
         out.println(" within one ticker period (" + tickMs + " ms) plus console flushing. Rounds: Visor's pre-copy rounds, QEMU's dirty-bitmap syncs.");
         out.println(" QEMU's defaults here: " + qemuDefaults + ".)");

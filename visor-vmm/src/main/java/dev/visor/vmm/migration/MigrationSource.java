@@ -71,17 +71,19 @@ public final class MigrationSource {
      *
      * @param diskBytes  disk data sent (chunks sent again after the guest changed them count again); 0 without copy-storage
      * @param diskMillis time of the disks' first full pass, before RAM pre-copy began
+     * @param lastByteMillis from the pause until the last byte of the state was sent: part of the
+     *                   downtime, and what QEMU reports as its downtime (its destination's load left out)
      */
     public record Result(double totalMillis, double downtimeMillis, int rounds, long bytesSent, long pagesSent, int maxThrottle,
-                         long diskBytes, double diskMillis) {
+                         long diskBytes, double diskMillis, double lastByteMillis) {
         public Result(double totalMillis, double downtimeMillis, int rounds, long bytesSent, long pagesSent, int maxThrottle) {
-            this(totalMillis, downtimeMillis, rounds, bytesSent, pagesSent, maxThrottle, 0, 0);
+            this(totalMillis, downtimeMillis, rounds, bytesSent, pagesSent, maxThrottle, 0, 0, 0);
         }
 
         @Override
         public String toString() {
-            return String.format(Locale.ROOT, "total_ms=%.0f downtime_ms=%.1f rounds=%d sent_mb=%.1f pages=%d throttle=%d%%",
-                    totalMillis, downtimeMillis, rounds, bytesSent / 1e6, pagesSent, maxThrottle)
+            return String.format(Locale.ROOT, "total_ms=%.0f downtime_ms=%.1f rounds=%d sent_mb=%.1f pages=%d throttle=%d%% last_byte_ms=%.1f",
+                    totalMillis, downtimeMillis, rounds, bytesSent / 1e6, pagesSent, maxThrottle, lastByteMillis)
                     + (diskMillis > 0 || diskBytes > 0 ? String.format(Locale.ROOT, " disk_mb=%.1f disk_copy_ms=%.0f", diskBytes / 1e6, diskMillis) : "");
         }
     }
@@ -282,7 +284,7 @@ public final class MigrationSource {
             progress.totalMillis = (end - t0) / 1e6;
             progress.phase = MigrationProgress.Phase.COMPLETED;
             Result r = new Result(progress.totalMillis, progress.downtimeMillis, progress.round, progress.bytesSent, pagesSent, maxThrottle,
-                    mirror == null ? 0 : mirror.dataBytes(), diskMillis);
+                    mirror == null ? 0 : mirror.dataBytes(), diskMillis, (stateSent - pauseAt) / 1e6);
             log.accept("migration: completed: " + r);
             return r;
         } catch (IOException | RuntimeException e) {
