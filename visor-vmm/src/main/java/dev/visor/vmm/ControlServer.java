@@ -36,7 +36,7 @@ import dev.visor.vmm.migration.MigrationSource;
  *   status                    → ok running | ok paused
  *   snapshot [--paused] DIR   → ok DIR ram=BYTES state=BYTES pause_ms=N [disks=OVERLAY|-,...]   (see {@link Snapshot}; DIR absolute)
  *   migrate tcp:HOST:PORT [downtime=MS] [copy-storage=on]
- *                             → ok migrated total_ms=.. downtime_ms=.. rounds=.. sent_mb=..  (blocks; see
+ *                             → ok migrated total_ms=.. downtime_ms=.. rounds=.. sent_mb=.. ... last_byte_ms=..  (blocks; see
  *                               {@link MigrationSource}); after the answer this VM stops: its guest runs at the destination.
  *                               copy-storage=on: the writable disks are copied too (no shared storage)
  *   migrate-status            → ok phase=precopy round=3 sent_mb=.. dirty_rate_mbps=.. expected_downtime_ms=.. | ok none

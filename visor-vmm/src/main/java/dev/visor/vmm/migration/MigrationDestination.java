@@ -181,7 +181,7 @@ public final class MigrationDestination implements AutoCloseable {
                         if (targets != null) targets.flush(); // little is left for the flush at the switch-over
                         // the source may pause the guest once this is acknowledged: the warm-up must not
                         // still be taking CPU from the switch-over then
-                        joinQuietly(warmUp);
+                        MigrationProtocol.joinQuietly(warmUp);
                         out.writeByte(MigrationProtocol.ROUND_ACK);
                         out.writeInt(round);
                         out.flush();
@@ -231,15 +231,6 @@ public final class MigrationDestination implements AutoCloseable {
         } finally {
             if (!built && memory != null) memory.release(memory.base(), memory.size());
             if (!kept && targets != null) targets.discard();
-        }
-    }
-
-    /** Waits for {@code t} to end (keeping an interrupt for the caller to see). */
-    static void joinQuietly(Thread t) {
-        try {
-            t.join();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
         }
     }
 

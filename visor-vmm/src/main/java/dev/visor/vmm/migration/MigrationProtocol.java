@@ -109,6 +109,15 @@ public final class MigrationProtocol {
     }
 
     /** The peer answered something else than {@code expected}: a refusal's reason, or a protocol error. */
+    /** Waits for {@code t} (a side's warm-up) to end, keeping an interrupt for the caller to see. */
+    static void joinQuietly(Thread t) {
+        try {
+            t.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     static IOException unexpected(DataInputStream in, int type, String expected) throws IOException {
         if (type == REFUSE) return new MigrationException("the destination refused: " + readReason(in));
         return new MigrationException("protocol error: expected " + expected + ", got message type " + type);

@@ -170,8 +170,8 @@ public final class MigrationSource {
             int answer = in.readUnsignedByte();
             if (answer != MigrationProtocol.ACCEPT) throw MigrationProtocol.unexpected(in, answer, "ACCEPT");
             touch();
-            // the state is saved inside the downtime: run its code once now, while the guest runs (a
-            // cold first save took 1 to 4 ms of it)
+            // the state is saved inside the downtime: run that code now, while the guest runs (a cold
+            // first save took 1 to 4 ms of it)
             Thread warmUp = Thread.ofPlatform().daemon().name("migration-warm-up").start(() -> VirtualMachine.warmUpRestore(harts.count()));
 
             // ---- storage: every chunk, then the chunks changed meanwhile, while the guest runs
@@ -232,7 +232,7 @@ public final class MigrationSource {
             }
 
             // ---- stop-and-copy
-            MigrationDestination.joinQuietly(warmUp); // done long since, unless the migration was very short
+            MigrationProtocol.joinQuietly(warmUp); // done long since, unless the migration was very short
             progress.phase = MigrationProgress.Phase.STOP_AND_COPY;
             harts.setThrottle(0);
             long pauseAt = System.nanoTime();
