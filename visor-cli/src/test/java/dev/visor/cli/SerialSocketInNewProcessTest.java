@@ -43,8 +43,7 @@ class SerialSocketInNewProcessTest {
         final StringBuffer out = new StringBuffer();
 
         Client(Path socket) throws IOException {
-            channel = SocketChannel.open(StandardProtocolFamily.UNIX);
-            channel.connect(UnixDomainSocketAddress.of(socket));
+            channel = connect(socket);
             Thread.ofPlatform().daemon().start(() -> {
                 ByteBuffer b = ByteBuffer.allocate(4096);
                 try {
@@ -53,6 +52,29 @@ class SerialSocketInNewProcessTest {
                     // the VMM went away
                 }
             });
+        }
+
+        /**
+         * Connects as a patient client does: the socket file appears when the VMM binds it, a moment
+         * before it listens, so a refusal right then is retried for a little while.
+         */
+        private static SocketChannel connect(Path socket) throws IOException {
+            for (int attempt = 1; ; attempt++) {
+                SocketChannel c = SocketChannel.open(StandardProtocolFamily.UNIX);
+                try {
+                    c.connect(UnixDomainSocketAddress.of(socket));
+                    return c;
+                } catch (java.net.ConnectException e) {
+                    c.close();
+                    if (attempt == 20) throw e;
+                    try {
+                        Thread.sleep(50);
+                    } catch (InterruptedException interrupted) {
+                        Thread.currentThread().interrupt();
+                        throw e;
+                    }
+                }
+            }
         }
 
         void type(String line) throws IOException {
@@ -75,6 +97,7 @@ class SerialSocketInNewProcessTest {
                 "--serial-log", log.toString(), "--control", control.toString(), "--exit-status-file", exit.toString()), stdout);
         try {
             await(() -> Files.exists(serial) || !vmm.isAlive(), 60, "the serial socket", stdout);
+            assertTrue(vmm.isAlive(), () -> "the VMM exited with " + vmm.exitValue() + ":\n" + read(stdout));
             assertFalse(Files.exists(exit), "the stale exit status is removed when the VMM starts");
             assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(serial)));
             try (Client first = new Client(serial); Client second = new Client(serial)) {
@@ -114,6 +137,7 @@ class SerialSocketInNewProcessTest {
                 "--serial-log", log.toString(), "--control", control.toString(), "--exit-status-file", exit.toString()), stdout);
         try {
             await(() -> Files.exists(serial) || !restored.isAlive(), 60, "the restored VM's serial socket", stdout);
+            assertTrue(restored.isAlive(), () -> "the restored VMM exited with " + restored.exitValue() + ":\n" + read(stdout));
             try (Client client = new Client(serial)) {
                 client.type("echo $(cat /tmp/mark) $((6*8))");
                 Pattern answer = Pattern.compile("^saved 48\\r?$", Pattern.MULTILINE);
