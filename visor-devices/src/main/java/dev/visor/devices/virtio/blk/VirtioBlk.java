@@ -102,7 +102,7 @@ public final class VirtioBlk extends VirtioDevice {
 
     @Override
     protected void kick(int index) {
-        if (!INLINE || workerBusy || !serveInline()) worker.kick();
+        if (!INLINE || workerBusy || !serveQueue(true)) worker.kick();
     }
 
     /**
@@ -115,31 +115,6 @@ public final class VirtioBlk extends VirtioDevice {
     static final boolean INLINE = !"false".equals(System.getProperty("visor.blk.inline"));
     /** True while the worker serves the queue. */
     private volatile boolean workerBusy;
-
-    /** Serves reads and writes until the queue is empty (true) or a request that may block is next (false: left queued). */
-    private boolean serveInline() {
-        synchronized (lock) {
-            if (!running) return true;
-            try {
-                boolean all = true;
-                while (queue.pop(chain)) {
-                    if (mayBlock(chain)) {
-                        queue.unpop();
-                        all = false;
-                        break;
-                    }
-                    int written = handle(chain);
-                    queue.pushUsed(chain.head(), written);
-                    requests++;
-                }
-                notifyUsed(queue);
-                return all;
-            } catch (VirtioException e) {
-                failed(e);
-                return true;
-            }
-        }
-    }
 
     /** Whether the request is a flush, discard or write-zeroes (a malformed one is left to {@link #handle}). */
     private boolean mayBlock(DescriptorChain c) throws VirtioException {
@@ -177,24 +152,36 @@ public final class VirtioBlk extends VirtioDevice {
     private void serve() {
         workerBusy = true;
         try {
-            serveQueue();
+            serveQueue(false);
         } finally {
             workerBusy = false;
         }
     }
 
-    private void serveQueue() {
+    /**
+     * Serves the queue until it is empty (true); with {@code inline}, stops before a request that may
+     * block, which stays queued for the worker (false).
+     */
+    private boolean serveQueue(boolean inline) {
         synchronized (lock) {
-            if (!running) return;
+            if (!running) return true;
             try {
+                boolean all = true;
                 while (queue.pop(chain)) {
+                    if (inline && mayBlock(chain)) {
+                        queue.unpop();
+                        all = false;
+                        break;
+                    }
                     int written = handle(chain);
                     queue.pushUsed(chain.head(), written);
                     requests++;
                 }
                 notifyUsed(queue);
+                return all;
             } catch (VirtioException e) {
                 failed(e);
+                return true;
             }
         }
     }
