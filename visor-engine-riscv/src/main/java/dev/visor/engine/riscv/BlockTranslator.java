@@ -18,8 +18,8 @@ import java.lang.invoke.MethodHandles;
  *
  * <h2>Regions</h2>
  * What is translated is a <em>region</em>: starting at the entry (a hot jump target), decoding runs on
- * straight until a jump, before an instruction the interpreter keeps (SYSTEM, F/D, fence.i, anything
- * unusual), before a 32-bit instruction that crosses the page end, or at code already decoded; and the
+ * straight until a jump, before an instruction the interpreter keeps (SYSTEM but the hot CSRs, F/D,
+ * fence.i, anything unusual), before a 32-bit instruction that crosses the page end, or at code already decoded; and the
  * targets of conditional branches and jal that lie in the same page are decoded the same way, up to
  * {@link #MAX_REGION} instructions. Branches and jal between the region's own instructions become
  * jumps inside the method, so the guest's loops and if/else run in one compiled method with its
@@ -62,6 +62,7 @@ final class BlockTranslator {
     private static final ClassDesc CD_TRAP = ClassDesc.of(Trap.class.getName());
     private static final ClassDesc CD_OPS = ClassDesc.of(BlockOps.class.getName());
     private static final ClassDesc CD_ATOMICS = ClassDesc.of(Atomics.class.getName());
+    private static final ClassDesc CD_PRIVILEGED = ClassDesc.of(Privileged.class.getName());
     private static final MethodTypeDesc RUN = MethodTypeDesc.of(ConstantDescs.CD_long, CD_HART,
             ConstantDescs.CD_long.arrayType(), ConstantDescs.CD_long);
     private static final MethodTypeDesc J_J = MethodTypeDesc.of(ConstantDescs.CD_long, ConstantDescs.CD_long);
@@ -224,6 +225,7 @@ final class BlockTranslator {
             case 0x67: return f3 == 0 ? EXIT : STOP;
             case 0x2f: return (f3 == 2 || f3 == 3) && Atomics.isDefined(w >>> 27) ? BODY : STOP; // LR/SC/AMO: Atomics, as the interpreter
             case 0x0f: return f3 == 0 ? BODY : STOP; // fence (fence.i stays with the interpreter: it starts a code epoch)
+            case 0x73: return Privileged.translatable(w) ? BODY : STOP; // the hot CSRs; ecall, sret, wfi... stay
             default: return STOP;
         }
     }
@@ -236,7 +238,7 @@ final class BlockTranslator {
         for (Insn in : insns) {
             int w = in.word();
             int op = w & 0x7f, rd = (w >>> 7) & 31, rs1 = (w >>> 15) & 31, rs2 = (w >>> 20) & 31;
-            boolean hasRs1 = op != 0x37 && op != 0x17 && op != 0x6f;
+            boolean hasRs1 = op != 0x37 && op != 0x17 && op != 0x6f && !(op == 0x73 && ((w >>> 12) & 4) != 0);
             boolean hasRs2 = op == 0x33 || op == 0x3b || op == 0x23 || op == 0x63 || op == 0x2f;
             boolean hasRd = op != 0x23 && op != 0x63 && op != 0x0f;
             if (hasRs1) used[rs1] = true;
@@ -674,6 +676,26 @@ final class BlockTranslator {
                     set(rd);
                 }
                 case 0x0f -> c.invokestatic(ClassDesc.of("java.lang.invoke.VarHandle"), "fullFence", ConstantDescs.MTD_void); // fence
+                case 0x73 -> { // a CSR instruction: the interpreter's own code, which may trap like a load
+                    markIndex(index);
+                    c.aload(1);
+                    c.ldc(w);
+                    if (f3 < 4) get(rs1); else constant(rs1);
+                    c.invokestatic(CD_PRIVILEGED, "csrOp", MethodTypeDesc.of(ConstantDescs.CD_long, CD_HART,
+                            ConstantDescs.CD_int, ConstantDescs.CD_long));
+                    set(rd);
+                    // a write the run loop must see (an interrupt it let in, say): leave for the dispatcher,
+                    // not through a chained successor, and it returns to the run loop
+                    Label goOn = c.newLabel();
+                    c.aload(1);
+                    c.getfield(CD_HART, "sliceEnd", ConstantDescs.CD_boolean);
+                    c.ifeq(goOn);
+                    writeBack();
+                    executed(runLength + 1);
+                    pcPlus(in.offset() + in.len());
+                    c.lreturn();
+                    c.labelBinding(goOn);
+                }
                 default -> { // JALR: target from rs1 before rd is written
                     get(rs1);
                     constant(immI);

@@ -116,6 +116,11 @@ public final class Hart implements InterruptPins {
     int blockExecuted;
     /** Chained block calls still allowed in this dispatch (bounds instructions per dispatch and stack depth). */
     int chainLeft;
+    /**
+     * Set by a CSR write (see {@link Privileged#csrOp}) whose effect the run loop must see before the
+     * next instruction: execute() returns after the instruction or the region that did it.
+     */
+    boolean sliceEnd;
     /** Set by a block exit that has no successor linked yet: the dispatcher links the next block there. */
     Block linkFrom;
     int linkSite;
@@ -284,6 +289,14 @@ public final class Hart implements InterruptPins {
             if (group.pauseRequested()) return;
         }
         if ((mip() & mie) != 0) waitingForInterrupt = false;
+    }
+
+    /** Whether an interrupt is pending that the current mode and enables let in now (what checkInterrupts would take). */
+    boolean interruptDeliverable() {
+        long pending = mip() & mie;
+        if (pending == 0) return false;
+        if ((pending & ~mideleg) != 0 && (priv < PRIV_M || (mstatus & Csr.MIE_BIT) != 0)) return true;
+        return (pending & mideleg) != 0 && (priv < PRIV_S || (priv == PRIV_S && (mstatus & Csr.SIE_BIT) != 0));
     }
 
     /** Takes the highest-priority enabled pending interrupt, if any. Returns true if one is pending and enabled in mie. */
@@ -559,6 +572,12 @@ public final class Hart implements InterruptPins {
                             blockRuns++;
                             blockInstructions += blockExecuted;
                             prev = b;
+                            if (sliceEnd) { // a CSR write in the region asked for the run loop (see Privileged.csrOp)
+                                sliceEnd = false;
+                                this.pc = pc;
+                                instret += done;
+                                return;
+                            }
                             continue;
                         }
                         jumped = false;

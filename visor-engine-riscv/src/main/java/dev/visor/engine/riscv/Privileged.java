@@ -64,13 +64,28 @@ final class Privileged {
         return h.fault(Trap.ILLEGAL, insn & 0xffffffffL);
     }
 
-    /** csrrw, csrrs, csrrc and their immediate forms. */
+    /** csrrw, csrrs, csrrc and their immediate forms, for the interpreter. */
     static int csr(Hart h, int insn, int len) {
+        int f3 = (insn >>> 12) & 7, rs1 = (insn >>> 15) & 31;
+        long old = csrOp(h, insn, (f3 & 4) != 0 ? rs1 : h.x[rs1]);
+        h.x[(insn >>> 7) & 31] = old;
+        if (!h.sliceEnd) return NEXT;
+        h.sliceEnd = false;
+        return END;
+    }
+
+    /**
+     * Does a CSR instruction with {@code src} as its operand (rs1's value, or the immediate) and returns
+     * the CSR's old value, for rd. Sets {@link Hart#sliceEnd} when the write may have consequences
+     * the hart must see before its next instruction: an interrupt it enabled that is pending, or a
+     * change of translation or of interrupt routing. Translated regions call this too (for the CSRs
+     * {@link #translatable} allows), so the two paths cannot disagree.
+     */
+    static long csrOp(Hart h, int insn, long src) {
         int f3 = (insn >>> 12) & 7;
-        int rd = (insn >>> 7) & 31, rs1 = (insn >>> 15) & 31;
+        int rs1 = (insn >>> 15) & 31;
         int csr = insn >>> 20;
-        if (f3 == 4) throw illegal(h, insn);
-        long src = (f3 & 4) != 0 ? rs1 : h.x[rs1];
+        if (f3 == 4 || f3 == 0) throw illegal(h, insn);
         int kind = f3 & 3; // 1 write, 2 set, 3 clear
         boolean writes = kind == 1 || rs1 != 0;
         if (((csr >>> 8) & 3) > h.priv) throw illegal(h, insn);
@@ -81,10 +96,37 @@ final class Privileged {
             // external line (SEIP from the PLIC) would latch it and cause an interrupt storm (priv spec 3.1.9)
             long base = csr == Csr.MIP || csr == Csr.SIP ? h.mipSoftware : old;
             long v = kind == 1 ? src : kind == 2 ? base | src : base & ~src;
+            long enabledBefore = h.mstatus & (Csr.SIE_BIT | Csr.MIE_BIT);
             write(h, csr, v, insn);
+            switch (csr) {
+                // the hot case (Linux's irq save/restore): only an enable that lets a pending interrupt in matters
+                case Csr.SSTATUS, Csr.MSTATUS -> {
+                    if ((h.mstatus & ~enabledBefore & (Csr.SIE_BIT | Csr.MIE_BIT)) != 0 && h.interruptDeliverable()) h.sliceEnd = true;
+                }
+                case Csr.SIE, Csr.MIE -> { if (h.interruptDeliverable()) h.sliceEnd = true; }
+                case Csr.FFLAGS, Csr.FRM, Csr.FCSR, Csr.STVEC, Csr.SSCRATCH, Csr.SEPC, Csr.SCAUSE, Csr.STVAL,
+                     Csr.MTVEC, Csr.MSCRATCH, Csr.MEPC, Csr.MCAUSE, Csr.MTVAL, Csr.SCOUNTEREN, Csr.MCOUNTEREN -> { }
+                // satp (translation), mip/sip (a software interrupt), delegation, PMP, counters: rare, so always
+                default -> h.sliceEnd = true;
+            }
         }
-        h.x[rd] = old;
-        return writes ? END : NEXT;
+        return old;
+    }
+
+    /**
+     * Whether translated regions may do this CSR instruction themselves (through {@link #csrOp}): the
+     * CSRs the kernel's hot paths use (irq save/restore, trap entry, the time) and whose effects
+     * {@code csrOp} fully covers. The counters cycle and instret stay with the interpreter, which
+     * brings instret up to date before reading them.
+     */
+    static boolean translatable(int insn) {
+        int f3 = (insn >>> 12) & 7;
+        if (f3 == 0 || f3 == 4) return false;
+        return switch (insn >>> 20) {
+            case Csr.SSTATUS, Csr.SIE, Csr.STVEC, Csr.SSCRATCH, Csr.SEPC, Csr.SCAUSE, Csr.STVAL -> true;
+            case Csr.TIME -> ((insn >>> 15) & 31) == 0 && f3 != 1 && f3 != 5; // a pure read
+            default -> false;
+        };
     }
 
     private static void counterAllowed(Hart h, int csr, int insn) {

@@ -21,7 +21,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * branches and jumps aimed at other instructions of it, forwards and backwards (so loops form), entered
  * at a random instruction. The region runs once on one machine; the interpreter then steps an
  * identical machine through as many instructions as the region said it ran, and registers, pc, memory
- * and traps (the faulting pc, cause and value, and the instructions before them) must agree.
+ * and traps (the faulting pc, cause and value, and the instructions before them) must agree. The code
+ * holds atomics and the CSR instructions regions do themselves; the CSRs end up compared as well.
  */
 class RegionDifferentialTest {
     static final int CASES = 1500;
@@ -43,6 +44,23 @@ class RegionDifferentialTest {
         assertTrue(stats.getOrDefault("ran over 100 instructions", 0) > CASES / 10, "too few long runs: " + stats);
         assertTrue(stats.getOrDefault("entered above its lowest instruction", 0) > CASES / 4, "too few inner entries: " + stats);
         assertTrue(stats.getOrDefault("holds atomics", 0) > CASES / 2, "too few atomics: " + stats);
+        assertTrue(stats.getOrDefault("holds CSR instructions", 0) > CASES / 2, "too few CSR instructions: " + stats);
+    }
+
+    /** The CSRs regions do themselves (Privileged.translatable), but time, whose value differs between the two runs. */
+    static final int[] REGION_CSRS = {Csr.SSTATUS, Csr.SIE, Csr.STVEC, Csr.SSCRATCH, Csr.SEPC, Csr.SCAUSE, Csr.STVAL};
+
+    /**
+     * A CSR instruction regions translate: any of the six forms, on a CSR of {@link #REGION_CSRS}.
+     * Writes to sstatus flip SUM and MXR (which change what paged loads and stores may do) and SIE.
+     */
+    static Unit csr(Random rnd, BlockGen g) {
+        int csr = REGION_CSRS[rnd.nextInt(REGION_CSRS.length)];
+        int f3 = new int[]{1, 2, 3, 5, 6, 7}[rnd.nextInt(6)];
+        int rs1 = (f3 & 4) != 0 ? rnd.nextInt(32) : g.rs();
+        int w = csr << 20 | rs1 << 15 | f3 << 12 | g.rd() << 7 | 0x73;
+        assertTrue(Privileged.translatable(w));
+        return BlockGen.u32(w, BODY);
     }
 
     static final int[] AMO_OPS = {0x00, 0x01, 0x02, 0x03, 0x04, 0x08, 0x0c, 0x10, 0x14, 0x18, 0x1c};
@@ -66,7 +84,10 @@ class RegionDifferentialTest {
         BlockGen g = new BlockGen(rnd, rig);
         int n = 8 + rnd.nextInt(120);
         List<Unit> units = new ArrayList<>();
-        for (int i = 0; i < n; i++) units.add(rnd.nextInt(10) == 0 ? atomic(rnd, g) : g.body());
+        for (int i = 0; i < n; i++) {
+            int kind = rnd.nextInt(20);
+            units.add(kind < 2 ? atomic(rnd, g) : kind == 2 ? csr(rnd, g) : g.body());
+        }
         if (rnd.nextInt(4) == 0) units.set(rnd.nextInt(n), BlockGen.u32(rnd.nextBoolean() ? g.load(BlockGen.FAULT_BASE) : g.store(BlockGen.FAULT_BASE), BODY));
         int[] offsets = new int[n + 1];
         for (int i = 0; i < n; i++) offsets[i + 1] = offsets[i] + units.get(i).len();
@@ -92,6 +113,7 @@ class RegionDifferentialTest {
         assertNotNull(blk, context);
         if (blk.offsets[0] < 0) stats.merge("entered above its lowest instruction", 1, Integer::sum);
         if (units.stream().anyMatch(u -> (u.word() & 0x7f) == 0x2f)) stats.merge("holds atomics", 1, Integer::sum);
+        if (units.stream().anyMatch(u -> (u.word() & 0x7f) == 0x73)) stats.merge("holds CSR instructions", 1, Integer::sum);
         Hart hb = rig.b.hart;
         long pcVa = rig.va(entryPa);
         Trap trap = null;
@@ -123,6 +145,13 @@ class RegionDifferentialTest {
         for (int r = 0; r < 32; r++) {
             int reg = r;
             assertEquals(ha.x[r], hb.x[r], () -> context + ": x" + reg + " after " + ran + " instructions\n" + BlockRig.listing(units, n + 1));
+        }
+        if (trap == null) { // (the interpreter took the trap, which wrote mstatus; the region only threw it)
+            assertEquals(ha.mstatus, hb.mstatus, context + ": mstatus");
+            assertEquals(ha.sscratch, hb.sscratch, context + ": sscratch");
+            assertEquals(ha.sepc, hb.sepc, context + ": sepc");
+            assertEquals(ha.stvec, hb.stvec, context + ": stvec");
+            assertEquals(ha.mie, hb.mie, context + ": mie");
         }
         byte[] x = new byte[(int) BlockRig.SCRATCH_LEN], y = new byte[x.length];
         rig.a.memory.read(BlockRig.SCRATCH, x, 0, x.length);
