@@ -66,7 +66,8 @@ class MigrationGuestTest {
         VmSpec.Devices devices = new VmSpec.Devices(List.of(new DiskSpec(disk, "raw", false)), List.of(), true, false, null, null);
         VirtualMachine second = null, third = null;
         try (BootedGuest g = BootedGuest.boot(image, devices)) {
-            g.run("(i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.2; done) >/dev/null 2>&1 &");
+            // written aside and renamed: a reader (or a snapshot) never sees the file between truncate and write
+            g.run("(i=0; while true; do i=$((i+1)); echo $i > /tmp/counter.new; mv /tmp/counter.new /tmp/counter; sleep 0.2; done) >/dev/null 2>&1 &");
             g.run("mount /dev/vda /mnt");
             g.run("(n=0; while [ ! -e /tmp/stop ]; do n=$((n+1)); echo $n >> /mnt/seq; sleep 0.05; done) >/dev/null 2>&1 &");
             g.run("sleep 1");

@@ -64,7 +64,8 @@ class SnapshotGuestTest {
         long originalResident; // mincore: exact for anonymous RAM, which the kernel may merge with a neighbouring mapping in smaps
         String frozenHash;
         try (BootedGuest g = BootedGuest.boot(image, devices)) {
-            g.run("(i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.2; done) >/dev/null 2>&1 &");
+            // written aside and renamed: a reader (or a snapshot) never sees the file between truncate and write
+            g.run("(i=0; while true; do i=$((i+1)); echo $i > /tmp/counter.new; mv /tmp/counter.new /tmp/counter; sleep 0.2; done) >/dev/null 2>&1 &");
             assertEquals("made on the host", g.run("mount /dev/vda /mnt && cat /mnt/hello.txt"));
             g.run("echo synced > /mnt/synced.txt && sync");
             g.run("echo in the page cache > /mnt/unsynced.txt"); // dirty in guest RAM at the snapshot

@@ -28,7 +28,8 @@ class VmStateGuestTest {
         VirtualMachine second = null;
         try (BootedGuest g = BootedGuest.boot(image, DEVICES)) {
             // the counter lives in the initramfs (RAM): no disk needed, and no output on the console
-            g.run("(i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.2; done) >/dev/null 2>&1 &");
+            // written aside and renamed: a reader (or a snapshot) never sees the file between truncate and write
+            g.run("(i=0; while true; do i=$((i+1)); echo $i > /tmp/counter.new; mv /tmp/counter.new /tmp/counter; sleep 0.2; done) >/dev/null 2>&1 &");
             assertEquals("rng ok", g.run("head -c 64 /dev/hwrng | wc -c | sed 's/^ *64$/rng ok/'"));
             g.run("sleep 1");
             long before = Long.parseLong(g.run("cat /tmp/counter").trim());
