@@ -524,6 +524,16 @@ public final class Hart implements InterruptPins {
                         fetchHost = ramAddress + fetchPage;
                     }
                     int po = (int) pc & 0xfff;
+                    if (jumped && TRANSLATE && budget - done < BlockTranslator.MAX_INSTRUCTIONS && budget >= BlockTranslator.MAX_INSTRUCTIONS) {
+                        // Too little of the slice is left to enter a block here. End the slice now rather than
+                        // interpret the rest of it: the run loop starts the next one at once (having polled
+                        // interrupts), and this jump target runs translated. Chained blocks routinely leave a
+                        // few dozen instructions of a slice, and interpreting them was measured to cost more
+                        // than the translated code around them.
+                        this.pc = pc;
+                        instret += done;
+                        return;
+                    }
                     if (jumped && TRANSLATE && budget - done >= BlockTranslator.MAX_INSTRUCTIONS) {
                         // at a jump target: run its translated block if there is one (or it just became hot)
                         long off = fetchPage + po;
@@ -588,7 +598,12 @@ public final class Hart implements InterruptPins {
                         insn = HOST.get(INT, fetchHost + po);
                     } else {
                         insn = HOST.get(SHORT, fetchHost + po) & 0xffff;
-                        if ((insn & 3) == 3) insn |= mmu.fetchHalf(pc + 2) << 16;
+                        if ((insn & 3) == 3) {
+                            insn |= mmu.fetchHalf(pc + 2) << 16;
+                            // regions never hold an instruction that crosses a page: let one start after it,
+                            // or the interpreter would run on through the next page up to the next jump
+                            jumped = true;
+                        }
                     }
                     if ((insn & 3) != 3) {
                         int c = insn & 0xffff;
