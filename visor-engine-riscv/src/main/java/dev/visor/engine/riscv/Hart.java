@@ -110,6 +110,9 @@ public final class Hart implements InterruptPins {
      */
     static final int HOT_THRESHOLD = Integer.getInteger("visor.translate.threshold", 2000);
     final BlockCache blocks = new BlockCache();
+    /** Interpreted instructions by guest-physical address, kept only for the guest profiler (see BlockProfile). */
+    final java.util.concurrent.ConcurrentHashMap<Long, long[]> interpretedAt =
+            BlockProfile.ON ? new java.util.concurrent.ConcurrentHashMap<>() : null;
     /** Set by a translated block that trapped: the index of the faulting instruction in it. */
     int blockFaultIndex;
     /** Set by a translated block as it leaves: how many of its instructions ran (side exits leave early). */
@@ -594,6 +597,7 @@ public final class Hart implements InterruptPins {
                         prev = null;
                     }
                     linkSrc = null;
+                    if (BlockProfile.ON) BlockProfile.countInterpreted(this, ramBase + fetchPage + po);
                     if (po != 0xffe) {
                         insn = HOST.get(INT, fetchHost + po);
                     } else {
