@@ -19,13 +19,14 @@ import java.lang.invoke.MethodHandles;
  * <h2>Regions</h2>
  * What is translated is a <em>region</em>: starting at the entry (a hot jump target), decoding runs on
  * straight until a jump, before an instruction the interpreter keeps (SYSTEM but the hot CSRs, F/D,
- * fence.i, anything unusual), before a 32-bit instruction that crosses the page end, or at code already decoded; and the
- * targets of conditional branches and jal that lie in the same page are decoded the same way, up to
- * {@link #MAX_REGION} instructions. Branches and jal between the region's own instructions become
- * jumps inside the method, so the guest's loops and if/else run in one compiled method with its
- * registers in host registers; only jumps out of the region (and every jalr) leave. A backward jump
- * inside leaves for the dispatcher instead once {@link #LOOP_LIMIT} instructions ran, so a guest loop
- * cannot keep interrupts out. (With {@code regions} off, a straight block alone: tests use that.)
+ * fence.i, anything unusual), before a 32-bit instruction that crosses the page end, or at code
+ * already decoded; and the targets of conditional branches and jal that lie in the same page are
+ * decoded the same way, up to {@link #MAX_REGION} instructions. Branches and jal between the region's
+ * own instructions become jumps inside the method, so the guest's loops and if/else run in one
+ * compiled method with its registers in host registers; only jumps out of the region (and every jalr)
+ * leave. A backward jump inside leaves for the dispatcher instead once {@link #LOOP_LIMIT}
+ * instructions ran, so a guest loop cannot keep interrupts out. (With {@code regions} off, a straight
+ * block alone: tests use that.)
  *
  * <h2>The generated method</h2>
  * <pre>
