@@ -296,28 +296,27 @@ public final class Hart implements InterruptPins {
 
     /** Whether an interrupt is pending that the current mode and enables let in now (what checkInterrupts would take). */
     boolean interruptDeliverable() {
-        long pending = mip() & mie;
-        if (pending == 0) return false;
-        if ((pending & ~mideleg) != 0 && (priv < PRIV_M || (mstatus & Csr.MIE_BIT) != 0)) return true;
-        return (pending & mideleg) != 0 && (priv < PRIV_S || (priv == PRIV_S && (mstatus & Csr.SIE_BIT) != 0));
+        return deliverable(mip() & mie) != 0;
+    }
+
+    /**
+     * Of the {@code pending} interrupts (enabled in mie), those the current mode and global enables let
+     * in now: the M-level ones (not delegated) if any may be taken, else the S-level ones; 0 if none.
+     */
+    private long deliverable(long pending) {
+        long mPending = pending & ~mideleg;
+        if (mPending != 0 && (priv < PRIV_M || (mstatus & Csr.MIE_BIT) != 0)) return mPending;
+        long sPending = pending & mideleg;
+        boolean sEnabled = priv < PRIV_S || (priv == PRIV_S && (mstatus & Csr.SIE_BIT) != 0);
+        return sPending != 0 && sEnabled ? sPending : 0;
     }
 
     /** Takes the highest-priority enabled pending interrupt, if any. Returns true if one is pending and enabled in mie. */
     private boolean checkInterrupts() {
         long pending = mip() & mie;
         if (pending == 0) return false;
-        // M-level interrupts: those not delegated
-        long mPending = pending & ~mideleg;
-        boolean mEnabled = priv < PRIV_M || (mstatus & Csr.MIE_BIT) != 0;
-        if (mPending != 0 && mEnabled) {
-            takeTrap(true, pickInterrupt(mPending), 0, pc);
-            return true;
-        }
-        long sPending = pending & mideleg;
-        boolean sEnabled = priv < PRIV_S || (priv == PRIV_S && (mstatus & Csr.SIE_BIT) != 0);
-        if (sPending != 0 && sEnabled) {
-            takeTrap(true, pickInterrupt(sPending), 0, pc);
-        }
+        long take = deliverable(pending);
+        if (take != 0) takeTrap(true, pickInterrupt(take), 0, pc);
         return true;
     }
 
