@@ -99,7 +99,10 @@ class SerialSocketInNewProcessTest {
             await(() -> Files.exists(serial) || !vmm.isAlive(), 60, "the serial socket", stdout);
             assertTrue(vmm.isAlive(), () -> "the VMM exited with " + vmm.exitValue() + ":\n" + read(stdout));
             assertFalse(Files.exists(exit), "the stale exit status is removed when the VMM starts");
-            assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(serial)));
+            // the VMM binds the socket, then makes it 0600: the file appears a moment before (as 0755 minus
+            // umask, which gives no one else the write permission a connect needs)
+            await(() -> "rw-------".equals(permissions(serial)), 10, "the serial socket to be made 0600", stdout);
+            assertEquals("rw-------", permissions(serial));
             try (Client first = new Client(serial); Client second = new Client(serial)) {
                 await(() -> first.out.indexOf(InitramfsBuilder.READY_MARKER) >= 0, 180, "the shell on the first client", stdout);
                 await(() -> second.out.indexOf(InitramfsBuilder.READY_MARKER) >= 0, 10, "the shell on the second client", stdout);
@@ -170,6 +173,14 @@ class SerialSocketInNewProcessTest {
             return Files.readString(file, StandardCharsets.UTF_8);
         } catch (IOException e) {
             return "";
+        }
+    }
+
+    private static String permissions(Path p) {
+        try {
+            return PosixFilePermissions.toString(Files.getPosixFilePermissions(p));
+        } catch (IOException e) {
+            return e.toString();
         }
     }
 
