@@ -61,6 +61,11 @@ public final class Main implements Callable<Integer> {
     }
 
     public static void main(String[] args) {
+        if (args.length > 0 && args[0].equals("run")) {
+            // while the options are parsed and files read: a restore or migration's switch-over is timed
+            List<String> all = List.of(args);
+            dev.visor.vmm.ColdStart.begin(all.stream().anyMatch(a -> a.startsWith("--restore") || a.startsWith("--incoming")));
+        }
         Path exitStatusFile;
         try {
             exitStatusFile = ExitStatusFile.requested(args);

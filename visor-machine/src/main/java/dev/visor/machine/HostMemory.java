@@ -72,6 +72,26 @@ public final class HostMemory {
 
     private HostMemory() {}
 
+    /**
+     * Makes and calls each native stub once (mmap, madvise and mincore on one reserved page, open and
+     * close of /dev/null): a cold JVM's first downcalls cost tens of milliseconds, which a process
+     * about to restore a VM pays on a background thread ({@code ColdStart}) rather than in the restore.
+     */
+    public static void warmUp() {
+        MemorySegment page = reserve(4096);
+        residentBytes(page);
+        release(page, 0, 4096);
+        if (OPEN == null || CLOSE == null) return;
+        try (Arena arena = Arena.ofConfined()) {
+            int fd = (int) OPEN.invokeExact(arena.allocateFrom("/dev/null"), O_RDONLY | O_CLOEXEC);
+            if (fd >= 0) {
+                int ignored = (int) CLOSE.invokeExact(fd);
+            }
+        } catch (Throwable t) {
+            // only a warm-up: the real calls report their own failures
+        }
+    }
+
     /** Reserves {@code size} bytes of zeroed memory, lazily backed where the host allows it. */
     public static MemorySegment reserve(long size) {
         if (MMAP != null && !System.getProperty("os.name", "").toLowerCase().contains("win")) {
