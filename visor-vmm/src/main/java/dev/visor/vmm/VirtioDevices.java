@@ -37,6 +37,19 @@ final class VirtioDevices {
     private VirtioDevices() {}
 
     static VirtioDevices attach(VirtBoard board, VmSpec.Devices spec) throws VmConfigException {
+        return attach(board, spec, null);
+    }
+
+    /**
+     * As {@link #attach(VirtBoard, VmSpec.Devices)}, but with {@code laterDisks} (a migration's
+     * destination built ahead of the switch-over) each disk gets a {@link PendingDisk} of the source's
+     * size in its place, and {@link #openLaterDisks} opens the real images.
+     */
+    static VirtioDevices attach(VirtBoard board, VmSpec.Devices spec, List<VirtualMachine.ShapeDisk> laterDisks)
+            throws VmConfigException {
+        if (laterDisks != null && laterDisks.size() != spec.disks().size()) {
+            throw new VmConfigException("the source has " + laterDisks.size() + " disks, this VM " + spec.disks().size());
+        }
         if (spec.slots() > board.freeVirtioSlots()) {
             throw new VmConfigException("too many devices: the board has " + board.freeVirtioSlots()
                     + " virtio slots and " + spec.slots() + " were asked for");
@@ -48,12 +61,9 @@ final class VirtioDevices {
             int index = 0;
             for (DiskSpec disk : spec.disks()) {
                 String name = "vd" + (char) ('a' + index++);
-                BlockBackend backend;
-                try {
-                    backend = BlockImages.open(disk.path(), disk.format(), disk.readOnly());
-                } catch (IOException e) {
-                    throw new VmConfigException("--disk " + disk.path() + ": " + e.getMessage(), e);
-                }
+                BlockBackend backend = laterDisks != null
+                        ? new PendingDisk(laterDisks.get(index - 1).size(), disk.readOnly(), laterDisks.get(index - 1).format())
+                        : open(disk);
                 opened.add(backend);
                 VirtioBlk blk = new VirtioBlk(board.memory, backend, name);
                 d.disks.add(blk);
@@ -93,6 +103,39 @@ final class VirtioDevices {
         }
         for (VirtioDevice v : devices) board.addVirtio(v);
         return d;
+    }
+
+    private static BlockBackend open(DiskSpec disk) throws VmConfigException {
+        try {
+            return BlockImages.open(disk.path(), disk.format(), disk.readOnly());
+        } catch (IOException e) {
+            throw new VmConfigException("--disk " + disk.path() + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Opens {@code disks} (in slot order) in place of the {@link PendingDisk}s {@link #attach} put
+     * there. Each must have its placeholder's size and read-only flag (what the guest was told);
+     * if one cannot be opened or differs, those opened are closed again and the placeholders stay.
+     */
+    void openLaterDisks(List<DiskSpec> disks) throws VmConfigException {
+        if (disks.size() != this.disks.size()) throw new IllegalArgumentException(disks.size() + " disks for " + this.disks.size() + " slots");
+        List<BlockBackend> opened = new ArrayList<>();
+        try {
+            for (int i = 0; i < disks.size(); i++) {
+                if (!(this.disks.get(i).disk() instanceof PendingDisk pending)) throw new IllegalStateException("disk " + i + " is open already");
+                BlockBackend b = open(disks.get(i));
+                opened.add(b);
+                if (b.size() != pending.size() || b.readOnly() != pending.readOnly()) {
+                    throw new VmConfigException("--disk " + disks.get(i).path() + ": has " + b.size() + " bytes"
+                            + (b.readOnly() ? " (read-only)" : "") + ", the source's disk " + pending.size());
+                }
+            }
+        } catch (VmConfigException | RuntimeException e) {
+            for (BlockBackend b : opened) closeQuietly(b);
+            throw e;
+        }
+        for (int i = 0; i < disks.size(); i++) this.disks.get(i).replaceBackend(opened.get(i));
     }
 
     private static NetBackend openNet(NetSpec net) throws VmConfigException, IOException {

@@ -67,8 +67,12 @@ public final class Hart implements InterruptPins {
     long mipSoftware;
     /** mip bits driven by interrupt controllers (MSIP, MEIP, SEIP); written under {@code this} lock. */
     volatile long mipHardware;
-    /** Timer compare (CLINT mtimecmp), unsigned ticks; MTIP is pending while clock >= this. */
-    volatile long mtimecmp = -1L;
+    /**
+     * Timer compare (CLINT mtimecmp), unsigned ticks; MTIP is pending while clock >= this. Starts as
+     * what the CLINT gives a hart for its reset value of all ones (Long.MAX_VALUE: never), so a
+     * fresh VM's saved state is the same as after a restore.
+     */
+    volatile long mtimecmp = Long.MAX_VALUE;
     /** Instructions retired. */
     long instret;
     /** Statistics for tuning and metrics: fetch TLB refills, exceptions taken (by cause), interrupts taken. */

@@ -8,8 +8,12 @@ enum FieldType {
 
     FieldType(int tag) { this.tag = tag; }
 
+    private static final FieldType[] BY_TAG = new FieldType[8];
+    static {
+        for (FieldType t : values()) BY_TAG[t.tag] = t;
+    }
+
     static FieldType of(int tag) {
-        for (FieldType t : values()) if (t.tag == tag) return t;
-        return null;
+        return tag >= 0 && tag < BY_TAG.length ? BY_TAG[tag] : null;
     }
 }

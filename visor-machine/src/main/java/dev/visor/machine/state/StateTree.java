@@ -157,7 +157,7 @@ public final class StateTree {
                 Map<String, Object> map = new LinkedHashMap<>();
                 for (int k = 0; k < fields; k++) {
                     String name = readString(b, StateLimits.MAX_NAME);
-                    if (map.put(name, readValue(b, id + "." + name)) != null) {
+                    if (map.put(name, readValue(b, id, name)) != null) {
                         throw new StateException("state file is corrupt: field " + id + "." + name + " appears twice");
                     }
                 }
@@ -173,34 +173,41 @@ public final class StateTree {
 
     /** A count that must not exceed {@code max}, nor the bytes left at {@code unit} bytes each. */
     private static int count(ByteBuffer b, int max, int unit, String what) throws StateException {
+        return count(b, max, unit, what, null, null);
+    }
+
+    /** As above, for an array in field {@code id.name} (named only if it is refused). */
+    private static int count(ByteBuffer b, int max, int unit, String what, String id, String name) throws StateException {
         int n = b.getInt();
         if (n < 0 || n > max || (unit > 0 && (long) n * unit > b.remaining())) {
-            throw new StateException("state file is corrupt: " + Integer.toUnsignedString(n) + " " + what + " is out of bounds");
+            throw new StateException("state file is corrupt: " + Integer.toUnsignedString(n) + " " + what
+                    + (id == null ? "" : id + "." + name) + " is out of bounds");
         }
         return n;
     }
 
-    private static Object readValue(ByteBuffer b, String field) throws StateException {
+    /** Field {@code id.name}'s value (the name only goes into error messages: a state file has hundreds of fields). */
+    private static Object readValue(ByteBuffer b, String id, String name) throws StateException {
         int tag = b.get() & 0xff;
         FieldType t = FieldType.of(tag);
-        if (t == null) throw new StateException("state file is corrupt: field " + field + " has unknown type " + tag);
+        if (t == null) throw new StateException("state file is corrupt: field " + id + "." + name + " has unknown type " + tag);
         return switch (t) {
             case LONG -> b.getLong();
             case INT -> b.getInt();
             case BOOL -> b.get() != 0;
             case BYTES -> {
-                byte[] a = new byte[count(b, StateLimits.MAX_ARRAY_BYTES, 1, "bytes in " + field)];
+                byte[] a = new byte[count(b, StateLimits.MAX_ARRAY_BYTES, 1, "bytes in ", id, name)];
                 b.get(a);
                 yield a;
             }
             case LONGS -> {
-                long[] a = new long[count(b, StateLimits.MAX_ARRAY_BYTES / 8, 8, "longs in " + field)];
+                long[] a = new long[count(b, StateLimits.MAX_ARRAY_BYTES / 8, 8, "longs in ", id, name)];
                 b.asLongBuffer().get(a);
                 b.position(b.position() + 8 * a.length);
                 yield a;
             }
             case INTS -> {
-                int[] a = new int[count(b, StateLimits.MAX_ARRAY_BYTES / 4, 4, "ints in " + field)];
+                int[] a = new int[count(b, StateLimits.MAX_ARRAY_BYTES / 4, 4, "ints in ", id, name)];
                 b.asIntBuffer().get(a);
                 b.position(b.position() + 4 * a.length);
                 yield a;
@@ -212,8 +219,15 @@ public final class StateTree {
     private static String readString(ByteBuffer b, int max) throws StateException {
         int n = b.getShort() & 0xffff;
         if (n > max || n > b.remaining()) throw new StateException("state file is corrupt: a string of " + n + " bytes is out of bounds");
-        ByteBuffer s = b.slice(b.position(), n);
-        b.position(b.position() + n);
+        int at = b.position();
+        b.position(at + n);
+        // names are ASCII: no decoder for them (decoding is the switch-over's critical path)
+        byte[] array = b.array();
+        int from = b.arrayOffset() + at;
+        boolean ascii = true;
+        for (int i = from; i < from + n && ascii; i++) ascii = array[i] >= 0;
+        if (ascii) return new String(array, from, n, StandardCharsets.ISO_8859_1);
+        ByteBuffer s = b.slice(at, n);
         try {
             return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
                     .onUnmappableCharacter(CodingErrorAction.REPORT).decode(s).toString();

@@ -22,6 +22,7 @@ import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.file.Files;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
 /**
@@ -34,9 +35,10 @@ import java.util.function.Consumer;
  *   }
  * </pre>
  *
- * The VM is built (its disks opened, its network set up, its control socket bound) only once the
- * source has paused its guest and sent the state: with shared storage the source has flushed its
- * disks and writes no more. Until then, everything received is RAM in this process only; a broken
+ * The VM is built (its network set up, its devices made) while the RAM streams in, from the shape
+ * the source sent first; its disks are opened and its state set only once the source has paused
+ * its guest and sent the state: with shared storage the source has flushed its disks and writes no
+ * more. (The control socket is bound after the guest runs again.) Until then, everything received is RAM in this process only; a broken
  * stream, a timeout or a bad message throws it away and {@link #accept} fails. With copy-storage
  * the writable disks' contents arrive too and go into the image files the spec names
  * ({@link DiskTargets}: created if missing); the VM opens them only after the source's GO is
@@ -138,12 +140,24 @@ public final class MigrationDestination implements AutoCloseable {
 
         boolean built = false, kept = false;
         GuestMemory memory = null;
+        AtomicReference<VirtualMachine> prebuilt = new AtomicReference<>();
+        Thread warmUp = null;
         try {
             memory = new GuestMemory(VirtMemoryMap.DRAM.base, spec.memoryBytes());
             out.writeByte(MigrationProtocol.ACCEPT);
             out.flush();
-            // pay a cold JVM's first-run costs of the restore path now, not during the downtime
-            Thread warmUp = Thread.ofPlatform().daemon().name("migration-warm-up").start(() -> VirtualMachine.warmUpRestore(spec.cpus()));
+            // Pay a cold JVM's first-run costs of the restore path now, not during the downtime, and
+            // build the VM (all but its disks' images) while the RAM streams in: the switch-over then
+            // only opens the disks, sets the state and starts the threads.
+            GuestMemory guestRam = memory;
+            warmUp = Thread.ofPlatform().daemon().name("migration-warm-up").start(() -> {
+                VirtualMachine.warmUpRestore(spec.cpus());
+                try {
+                    prebuilt.set(VirtualMachine.prebuildForSwitchOver(spec, shape, guestRam, console, copyStorage));
+                } catch (VmConfigException | RuntimeException e) {
+                    log.accept("migration: the VM is built at the switch-over instead of now: " + e.getMessage());
+                }
+            });
             if (targets != null) log.accept("migration: copying " + targets.count() + " disk(s) into " + spec.devices().disks().stream()
                     .filter(d -> !d.readOnly()).map(d -> d.path().toString()).toList());
 
@@ -192,17 +206,32 @@ public final class MigrationDestination implements AutoCloseable {
                 }
             }
             if (state == null) throw new MigrationException("protocol error: the stream ended without the VM's state");
+            long done = System.nanoTime();
 
-            // ---- switch-over: build the VM, paused; the source resumes its own if this fails
-            VirtualMachine vm;
+            // ---- switch-over: the VM, paused, takes the state; the source resumes its own if this fails
+            MigrationProtocol.joinQuietly(warmUp);
+            long joined = System.nanoTime();
+            VirtualMachine vm = prebuilt.getAndSet(null);
+            boolean ahead = vm != null;
             try {
-                vm = VirtualMachine.restoreForSwitchOver(targets == null ? spec : targets.finish(spec), state, memory, console,
-                        targets != null);
+                VmSpec switchSpec = targets == null ? spec : targets.finish(spec);
+                if (vm != null) {
+                    try {
+                        vm.completeSwitchOver(switchSpec, state, targets != null);
+                    } catch (VmConfigException e) {
+                        vm.discardPrebuilt();
+                        vm = null;
+                        ahead = false;
+                        log.accept("migration: the VM built ahead does not fit the state (" + e.getMessage() + "); building it again");
+                    }
+                }
+                if (vm == null) vm = VirtualMachine.restoreForSwitchOver(switchSpec, state, memory, console, targets != null);
             } catch (VmConfigException | IOException e) {
                 MigrationProtocol.writeReason(out, MigrationProtocol.REFUSE, e.getMessage());
                 throw e;
             }
             built = true;
+            long ready = System.nanoTime();
             try {
                 out.writeByte(MigrationProtocol.READY);
                 out.flush();
@@ -214,6 +243,7 @@ public final class MigrationDestination implements AutoCloseable {
             }
             kept = true; // the commit point: the disk copies are this VM's disks now
             vm.resume();
+            long resumed = System.nanoTime();
             try {
                 out.writeByte(MigrationProtocol.RESUMED);
                 out.flush();
@@ -225,10 +255,16 @@ public final class MigrationDestination implements AutoCloseable {
             } catch (VmConfigException e) {
                 log.accept("migration: the VM runs, but its control socket could not be opened: " + e.getMessage());
             }
+            log.accept(String.format(java.util.Locale.ROOT, "migration: switch-over here: %s, state to ready %.1f ms (waiting for the"
+                    + " warm-up %.1f), ready to resumed %.1f ms", ahead ? "built ahead" : "built at the switch-over",
+                    (ready - done) / 1e6, (joined - done) / 1e6, (resumed - ready) / 1e6));
             log.accept("migration: the VM runs here now (" + received / 1_000_000 + " MB of RAM"
                     + (targets == null ? "" : ", " + targets.dataBytes() / 1_000_000 + " MB of disk") + " received)");
             return vm;
         } finally {
+            if (warmUp != null) MigrationProtocol.joinQuietly(warmUp);
+            VirtualMachine unused = prebuilt.getAndSet(null);
+            if (unused != null) unused.discardPrebuilt();
             if (!built && memory != null) memory.release(memory.base(), memory.size());
             if (!kept && targets != null) targets.discard();
         }

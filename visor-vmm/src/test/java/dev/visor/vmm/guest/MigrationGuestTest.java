@@ -128,9 +128,13 @@ class MigrationGuestTest {
             double uptimeBefore = uptime(g.console);
             GuestConsole console2 = new GuestConsole();
             MigrationDestination dest = MigrationDestination.listen(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+            List<String> destLog = new java.util.concurrent.CopyOnWriteArrayList<>();
             CompletableFuture<VirtualMachine> arriving = CompletableFuture.supplyAsync(() -> {
                 try {
-                    return dest.accept(spec, console2, System.err::println);
+                    return dest.accept(spec, console2, line -> {
+                        System.err.println(line);
+                        destLog.add(line);
+                    });
                 } catch (Exception e) {
                     throw new IllegalStateException(e);
                 }
@@ -138,6 +142,8 @@ class MigrationGuestTest {
             MigrationSource.Result busy = migrate(g.vm, dest.port(), new MigrationProgress());
             second = arriving.get(30, TimeUnit.SECONDS);
             assertTrue(g.vm.isPaused(), "the source stays paused after the switch-over");
+            assertTrue(destLog.stream().anyMatch(l -> l.contains("switch-over here: built ahead")),
+                    "the destination built the VM (its disk a placeholder) while the RAM came: " + destLog);
             g.vm.stop();
             console2.connect(second::consoleInput);
             assertEquals("hello", console2.run("echo hello", T));
