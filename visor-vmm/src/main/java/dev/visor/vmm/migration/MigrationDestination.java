@@ -157,6 +157,8 @@ public final class MigrationDestination implements AutoCloseable {
                 } catch (VmConfigException | RuntimeException e) {
                     log.accept("migration: the VM is built at the switch-over instead of now: " + e.getMessage());
                 }
+                long waited = MigrationProtocol.awaitQuietJit();
+                log.accept("migration: warm-up done; the JIT settled after " + waited + " ms");
             });
             if (targets != null) log.accept("migration: copying " + targets.count() + " disk(s) into " + spec.devices().disks().stream()
                     .filter(d -> !d.readOnly()).map(d -> d.path().toString()).toList());

@@ -109,6 +109,36 @@ public final class MigrationProtocol {
     }
 
     /** The peer answered something else than {@code expected}: a refusal's reason, or a protocol error. */
+    /**
+     * Waits until the JIT has compiled nothing for {@value #JIT_QUIET_MILLIS} ms, at most
+     * {@value #JIT_SETTLE_MAX_MILLIS} ms, and returns the ms waited. A warm-up makes the JIT compile
+     * the restore path; those compilations must not take the CPU from the switch-over after it.
+     */
+    static long awaitQuietJit() {
+        java.lang.management.CompilationMXBean jit = java.lang.management.ManagementFactory.getCompilationMXBean();
+        if (jit == null || !jit.isCompilationTimeMonitoringSupported()) return 0;
+        long start = System.nanoTime(), quietSince = start, last = jit.getTotalCompilationTime();
+        while (true) {
+            long now = System.nanoTime();
+            if ((now - quietSince) / 1_000_000 >= JIT_QUIET_MILLIS || (now - start) / 1_000_000 >= JIT_SETTLE_MAX_MILLIS) {
+                return (now - start) / 1_000_000;
+            }
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return (System.nanoTime() - start) / 1_000_000;
+            }
+            long t = jit.getTotalCompilationTime();
+            if (t != last) {
+                last = t;
+                quietSince = System.nanoTime();
+            }
+        }
+    }
+
+    static final long JIT_QUIET_MILLIS = 20, JIT_SETTLE_MAX_MILLIS = 400;
+
     /** Waits for {@code t} (a side's warm-up) to end, keeping an interrupt for the caller to see. */
     static void joinQuietly(Thread t) {
         try {
