@@ -169,6 +169,13 @@ public final class VirtualMachine {
         for (ShapeDisk d : disks) {
             if (d.size() < 0) throw new VmConfigException("the source did not say the size of disk " + d.path());
         }
+        // What outlives a discarded prebuild, or acts before the switch-over, keeps the old order: a
+        // console-port file is truncated when opened, and switch and tap cards would queue the frames
+        // of the whole pre-copy for the guest.
+        if (shaped.devices().consolePort() != null) throw new VmConfigException("a console-port file is opened at the switch-over");
+        for (NetSpec n : shaped.devices().nets()) {
+            if (n.kind() != NetSpec.Kind.USER) throw new VmConfigException(n.kind().name().toLowerCase() + " cards join their network at the switch-over");
+        }
         VirtualMachine vm = new VirtualMachine(shaped, console, false, ram, disks);
         vm.prebuiltShape = shape;
         // The threads too: on a busy host a thread's start waits milliseconds for the new thread to be
@@ -184,7 +191,7 @@ public final class VirtualMachine {
     /**
      * The switch-over on a VM from {@link #prebuildForSwitchOver}: opens the disks of {@code spec} in
      * place of the placeholders and sets {@code state}; the guest stays paused (as after
-     * {@link #restoreForSwitchOver}) until {@link #resume}. Refused (VmConfigException, the VM left unstarted for
+     * {@link #restoreForSwitchOver}) until {@link #resume}. Refused (VmConfigException, the guest not started, for
      * {@link #discardPrebuilt}) when the state's shape is not the one built for (the source resized
      * a disk meanwhile) or a disk cannot be opened.
      */
@@ -217,6 +224,11 @@ public final class VirtualMachine {
     public void discardPrebuilt() {
         exit.complete(EXIT_STOPPED);
         board.stop();
+        try {
+            console.close(); // its flusher thread; the stream under it stays open
+        } catch (IOException ignored) {
+            // nothing was written: the guest never ran
+        }
     }
 
     /** Opens the control socket the VM's spec names (if any) of a VM made by {@link #restoreForSwitchOver}. */

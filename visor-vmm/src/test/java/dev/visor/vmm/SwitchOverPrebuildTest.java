@@ -115,6 +115,24 @@ class SwitchOverPrebuildTest {
     }
 
     @Test
+    void aConsolePortIsLeftToTheSwitchOver() throws Exception {
+        source.stop();
+        Path port = dir.resolve("port.log");
+        VmSpec withPort = spec.withDevices(new VmSpec.Devices(spec.devices().disks(), List.of(), true, false, port, null));
+        VirtualMachine vm = VirtualMachine.build(withPort, new ByteArrayOutputStream());
+        try {
+            vm.pause();
+            Files.writeString(port, "the source's output so far\n");
+            VmConfigException e = assertThrows(VmConfigException.class, () -> VirtualMachine.prebuildForSwitchOver(withPort, vm.shape(),
+                    ramOf(vm), new ByteArrayOutputStream(), false));
+            assertTrue(e.getMessage().contains("console-port"), e.getMessage());
+            assertEquals("the source's output so far\n", Files.readString(port), "the file is not truncated before the switch-over");
+        } finally {
+            vm.stop();
+        }
+    }
+
+    @Test
     void aDiskThatCannotBeOpenedIsRefusedAndNothingStaysOpen() throws Exception {
         byte[] shape = source.shape(), state = source.saveState();
         source.stop();

@@ -115,7 +115,7 @@ public final class HartState implements Stateful {
         synchronized (h) {
             h.mipHardware = r.getLong("mipHardware", 0) & (Csr.S_INTERRUPTS | Csr.M_INTERRUPTS);
         }
-        h.mtimecmp = r.getLong("mtimecmp", -1L);
+        h.mtimecmp = r.getLong("mtimecmp", Long.MAX_VALUE);
         h.instret = r.getLong("instret", 0);
         h.reservation = reservation;
         h.reservationValue = r.getLong("reservationValue", 0);

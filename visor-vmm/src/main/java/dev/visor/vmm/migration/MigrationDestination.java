@@ -213,17 +213,22 @@ public final class MigrationDestination implements AutoCloseable {
             // ---- switch-over: the VM, paused, takes the state; the source resumes its own if this fails
             MigrationProtocol.joinQuietly(warmUp);
             long joined = System.nanoTime();
-            VirtualMachine vm = prebuilt.getAndSet(null);
-            boolean ahead = vm != null;
+            VirtualMachine vm = null;
+            boolean ahead = false;
             try {
                 VmSpec switchSpec = targets == null ? spec : targets.finish(spec);
-                if (vm != null) {
+                // the VM built ahead stays in `prebuilt` until it holds the state: any failure before that
+                // leaves it to the finally block below, which throws it away
+                VirtualMachine early = prebuilt.get();
+                if (early != null) {
                     try {
-                        vm.completeSwitchOver(switchSpec, state, targets != null);
-                    } catch (VmConfigException e) {
-                        vm.discardPrebuilt();
-                        vm = null;
-                        ahead = false;
+                        early.completeSwitchOver(switchSpec, state, targets != null);
+                        vm = early;
+                        ahead = true;
+                        prebuilt.set(null);
+                    } catch (VmConfigException | RuntimeException e) {
+                        prebuilt.set(null);
+                        early.discardPrebuilt();
                         log.accept("migration: the VM built ahead does not fit the state (" + e.getMessage() + "); building it again");
                     }
                 }
@@ -264,7 +269,8 @@ public final class MigrationDestination implements AutoCloseable {
                     + (targets == null ? "" : ", " + targets.dataBytes() / 1_000_000 + " MB of disk") + " received)");
             return vm;
         } finally {
-            if (warmUp != null) MigrationProtocol.joinQuietly(warmUp);
+            // even when interrupted: a VM the warm-up builds after this point would be nobody's
+            if (warmUp != null) MigrationProtocol.joinUninterruptibly(warmUp);
             VirtualMachine unused = prebuilt.getAndSet(null);
             if (unused != null) unused.discardPrebuilt();
             if (!built && memory != null) memory.release(memory.base(), memory.size());

@@ -108,7 +108,20 @@ public final class MigrationProtocol {
         return new String(b, StandardCharsets.UTF_8);
     }
 
-    /** The peer answered something else than {@code expected}: a refusal's reason, or a protocol error. */
+    /** Waits for {@code t} to end even if this thread is interrupted meanwhile (the interrupt is kept). */
+    static void joinUninterruptibly(Thread t) {
+        boolean interrupted = false;
+        while (true) {
+            try {
+                t.join();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) Thread.currentThread().interrupt();
+    }
+
     /**
      * Waits until the JIT has compiled nothing for {@value #JIT_QUIET_MILLIS} ms, at most
      * {@value #JIT_SETTLE_MAX_MILLIS} ms, and returns the ms waited. A warm-up makes the JIT compile
@@ -137,7 +150,7 @@ public final class MigrationProtocol {
         }
     }
 
-    static final long JIT_QUIET_MILLIS = 20, JIT_SETTLE_MAX_MILLIS = 400;
+    static final long JIT_QUIET_MILLIS = 20, JIT_SETTLE_MAX_MILLIS = 200;
 
     /** Waits for {@code t} (a side's warm-up) to end, keeping an interrupt for the caller to see. */
     static void joinQuietly(Thread t) {
@@ -148,6 +161,7 @@ public final class MigrationProtocol {
         }
     }
 
+    /** The peer answered something else than {@code expected}: a refusal's reason, or a protocol error. */
     static IOException unexpected(DataInputStream in, int type, String expected) throws IOException {
         if (type == REFUSE) return new MigrationException("the destination refused: " + readReason(in));
         return new MigrationException("protocol error: expected " + expected + ", got message type " + type);
