@@ -172,7 +172,7 @@ public final class MigrationSource {
             touch();
             // the state is saved inside the downtime: run that code now, while the guest runs (a cold
             // first save took 1 to 4 ms of it)
-            Thread warmUp = Thread.ofPlatform().daemon().name("migration-warm-up").start(() -> VirtualMachine.warmUpRestore(harts.count()));
+            Thread warmUp = Thread.ofPlatform().daemon().name("migration-warm-up").start(() -> VirtualMachine.warmUpSave(harts.count()));
 
             // ---- storage: every chunk, then the chunks changed meanwhile, while the guest runs
             double diskMillis = 0;
