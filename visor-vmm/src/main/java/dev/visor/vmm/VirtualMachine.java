@@ -149,20 +149,19 @@ public final class VirtualMachine {
 
     /**
      * A migration's destination VM, built while the RAM still streams in, so that the switch-over only
-     * opens the disks and sets the state ({@link #completeSwitchOver}): building
-     * the board and devices and starting their threads (5 to 12 ms measured) leaves the guest's downtime. Built from
-     * the source's {@code shape} (MACs, disk sizes); the disks are placeholders, because the source
-     * still writes them (a qcow2 opened now would cache metadata the source then changes). The vCPU
-     * threads start, paused; {@link #discardPrebuilt} throws the VM away if the migration fails.
+     * opens the disks and sets the state ({@link #completeSwitchOver}): building the board and devices
+     * and starting their threads (5 to 12 ms measured) leaves the guest's downtime. Built from the
+     * source's {@code shape} (MACs, disk sizes); the disks are placeholders, because the source still
+     * writes them (a qcow2 opened now would cache metadata the source then changes). The vCPU threads
+     * start, paused; {@link #discardPrebuilt} throws the VM away if the migration fails.
      */
     public static VirtualMachine prebuildForSwitchOver(VmSpec spec, byte[] shape, GuestMemory ram, OutputStream console,
                                                        boolean disksCopied) throws VmConfigException {
-        VmSpec shaped;
+        Saved saved = Saved.of(spec, shape, disksCopied);
+        VmSpec shaped = saved.spec();
         java.util.List<ShapeDisk> disks;
         try {
-            StateTree tree = StateTree.decode(shape);
-            shaped = VmState.specForRestore(spec, tree, disksCopied);
-            disks = VmState.disks(tree);
+            disks = VmState.disks(saved.tree());
         } catch (StateException e) {
             throw new VmConfigException("cannot restore: " + e.getMessage());
         }
@@ -191,28 +190,21 @@ public final class VirtualMachine {
     /**
      * The switch-over on a VM from {@link #prebuildForSwitchOver}: opens the disks of {@code spec} in
      * place of the placeholders and sets {@code state}; the guest stays paused (as after
-     * {@link #restoreForSwitchOver}) until {@link #resume}. Refused (VmConfigException, the guest not started, for
-     * {@link #discardPrebuilt}) when the state's shape is not the one built for (the source resized
-     * a disk meanwhile) or a disk cannot be opened.
+     * {@link #restoreForSwitchOver}) until {@link #resume}. Refused (VmConfigException, the guest not
+     * started, for {@link #discardPrebuilt}) when the state's shape is not the one built for (the
+     * source resized a disk meanwhile) or a disk cannot be opened.
      */
     public synchronized void completeSwitchOver(VmSpec spec, byte[] state, boolean disksCopied) throws VmConfigException {
         if (prebuiltShape == null) throw new IllegalStateException("not a VM built ahead of a switch-over, or it has its state already");
-        StateTree tree;
-        VmSpec shaped;
+        Saved saved = Saved.of(spec, state, disksCopied);
         try {
-            tree = StateTree.decode(state);
-            if (!VmState.sameShape(tree, prebuiltShape)) throw new VmConfigException("the VM's shape changed during the migration");
-            shaped = VmState.specForRestore(spec, tree, disksCopied);
+            if (!VmState.sameShape(saved.tree(), prebuiltShape)) throw new VmConfigException("the VM's shape changed during the migration");
+            devices.openLaterDisks(saved.spec().devices().disks());
+            VmState.apply(board, saved.spec(), saved.tree(), disksCopied); // the harts' threads wait, paused since the prebuild
         } catch (StateException e) {
             throw new VmConfigException("cannot restore: " + e.getMessage());
         }
-        devices.openLaterDisks(shaped.devices().disks());
-        try {
-            VmState.apply(board, shaped, tree, disksCopied); // the harts' threads wait, paused since the prebuild
-        } catch (StateException e) {
-            throw new VmConfigException("cannot restore: " + e.getMessage());
-        }
-        this.spec = shaped;
+        this.spec = saved.spec();
         prebuiltShape = null;
     }
 
@@ -228,6 +220,18 @@ public final class VirtualMachine {
             console.close(); // its flusher thread; the stream under it stays open
         } catch (IOException ignored) {
             // nothing was written: the guest never ran
+        }
+    }
+
+    /** A saved state (or shape) decoded, and the spec to build its VM from ({@link VmState#specForRestore}: the saved MACs). */
+    private record Saved(StateTree tree, VmSpec spec) {
+        static Saved of(VmSpec spec, byte[] state, boolean disksCopied) throws VmConfigException {
+            try {
+                StateTree tree = StateTree.decode(state);
+                return new Saved(tree, VmState.specForRestore(spec, tree, disksCopied));
+            } catch (StateException e) {
+                throw new VmConfigException("cannot restore: " + e.getMessage());
+            }
         }
     }
 
@@ -249,14 +253,9 @@ public final class VirtualMachine {
 
     private static VirtualMachine restoreBoard(VmSpec spec, byte[] state, GuestMemory mapped, RamSource ram, OutputStream console,
                                                boolean disksCopied) throws VmConfigException {
-        StateTree tree;
-        VmSpec shaped;
-        try {
-            tree = StateTree.decode(state);
-            shaped = VmState.specForRestore(spec, tree, disksCopied);
-        } catch (StateException e) {
-            throw new VmConfigException("cannot restore: " + e.getMessage());
-        }
+        Saved saved = Saved.of(spec, state, disksCopied);
+        StateTree tree = saved.tree();
+        VmSpec shaped = saved.spec();
         VirtualMachine vm = new VirtualMachine(shaped, console, false, mapped);
         try {
             if (ram != null) ram.copyTo(vm.board.memory);

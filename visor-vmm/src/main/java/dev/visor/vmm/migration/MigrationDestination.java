@@ -38,9 +38,10 @@ import java.util.function.Consumer;
  * The VM is built (its network set up, its devices made) while the RAM streams in, from the shape
  * the source sent first; its disks are opened and its state set only once the source has paused
  * its guest and sent the state: with shared storage the source has flushed its disks and writes no
- * more. (The control socket is bound after the guest runs again.) Until then, everything received is RAM in this process only; a broken
- * stream, a timeout or a bad message throws it away and {@link #accept} fails. With copy-storage
- * the writable disks' contents arrive too and go into the image files the spec names
+ * more. (The control socket is bound after the guest runs again.) Until then no guest runs here;
+ * a broken stream, a timeout or a bad message throws away what was received and built, and
+ * {@link #accept} fails. With copy-storage the writable disks' contents arrive too and go into the
+ * image files the spec names
  * ({@link DiskTargets}: created if missing); the VM opens them only after the source's GO is
  * pending, and a failure before GO deletes the files this migration created.
  */
@@ -148,7 +149,7 @@ public final class MigrationDestination implements AutoCloseable {
             out.flush();
             // Pay a cold JVM's first-run costs of the restore path now, not during the downtime, and
             // build the VM (all but its disks' images) while the RAM streams in: the switch-over then
-            // only opens the disks, sets the state and starts the threads.
+            // only opens the disks and sets the state.
             GuestMemory guestRam = memory;
             warmUp = Thread.ofPlatform().daemon().name("migration-warm-up").start(() -> {
                 VirtualMachine.warmUpRestore(spec.cpus());
