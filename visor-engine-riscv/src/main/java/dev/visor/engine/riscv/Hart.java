@@ -485,6 +485,68 @@ public final class Hart implements InterruptPins {
         else mmu.storeSlow(va, 8, v);
     }
 
+    // ---- loads and stores of translated regions
+    // The same as load8..store64, with the data TLB's read or write half and the data context passed in
+    // from the region's locals: HotSpot cannot keep a hart's fields in host registers across the
+    // region's stores to guest memory (it cannot prove those do not alias them), so each access
+    // reloaded and null-checked the TLB's arrays.
+
+    static long regionLoad8(long va, long[] tag, long[] off, long ctx, Hart h) {
+        long vpn = va >>> 12;
+        int i = (int) vpn & TLB_MASK;
+        if (tag[i] == (vpn | ctx)) return HOST.get(ValueLayout.JAVA_BYTE, off[i] + (va & 0xfff));
+        return (byte) h.mmu.loadSlow(va, 1);
+    }
+
+    static long regionLoad16(long va, long[] tag, long[] off, long ctx, Hart h) {
+        long vpn = va >>> 12;
+        int i = (int) vpn & TLB_MASK;
+        if (tag[i] == (vpn | ctx) && (va & 0xfff) <= 0xffe) return HOST.get(SHORT, off[i] + (va & 0xfff));
+        return (short) h.mmu.loadSlow(va, 2);
+    }
+
+    static long regionLoad32(long va, long[] tag, long[] off, long ctx, Hart h) {
+        long vpn = va >>> 12;
+        int i = (int) vpn & TLB_MASK;
+        if (tag[i] == (vpn | ctx) && (va & 0xfff) <= 0xffc) return HOST.get(INT, off[i] + (va & 0xfff));
+        return (int) h.mmu.loadSlow(va, 4);
+    }
+
+    static long regionLoad64(long va, long[] tag, long[] off, long ctx, Hart h) {
+        long vpn = va >>> 12;
+        int i = (int) vpn & TLB_MASK;
+        if (tag[i] == (vpn | ctx) && (va & 0xfff) <= 0xff8) return HOST.get(LONG, off[i] + (va & 0xfff));
+        return h.mmu.loadSlow(va, 8);
+    }
+
+    static void regionStore8(long va, long v, long[] tag, long[] off, long ctx, Hart h) {
+        long vpn = va >>> 12;
+        int i = (int) vpn & TLB_MASK;
+        if (tag[i] == (vpn | ctx)) HOST.set(ValueLayout.JAVA_BYTE, off[i] + (va & 0xfff), (byte) v);
+        else h.mmu.storeSlow(va, 1, v);
+    }
+
+    static void regionStore16(long va, long v, long[] tag, long[] off, long ctx, Hart h) {
+        long vpn = va >>> 12;
+        int i = (int) vpn & TLB_MASK;
+        if (tag[i] == (vpn | ctx) && (va & 0xfff) <= 0xffe) HOST.set(SHORT, off[i] + (va & 0xfff), (short) v);
+        else h.mmu.storeSlow(va, 2, v);
+    }
+
+    static void regionStore32(long va, long v, long[] tag, long[] off, long ctx, Hart h) {
+        long vpn = va >>> 12;
+        int i = (int) vpn & TLB_MASK;
+        if (tag[i] == (vpn | ctx) && (va & 0xfff) <= 0xffc) HOST.set(INT, off[i] + (va & 0xfff), (int) v);
+        else h.mmu.storeSlow(va, 4, v);
+    }
+
+    static void regionStore64(long va, long v, long[] tag, long[] off, long ctx, Hart h) {
+        long vpn = va >>> 12;
+        int i = (int) vpn & TLB_MASK;
+        if (tag[i] == (vpn | ctx) && (va & 0xfff) <= 0xff8) HOST.set(LONG, off[i] + (va & 0xfff), v);
+        else h.mmu.storeSlow(va, 8, v);
+    }
+
     /**
      * The guest-RAM offset of the instruction at virtual address {@code va} if its page is in the
      * fetch TLB (so fetching it is allowed in the current mode), else -1. For translated blocks that
