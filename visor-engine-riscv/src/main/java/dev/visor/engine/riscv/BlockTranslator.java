@@ -12,9 +12,9 @@ import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandles;
 
 /**
- * Translates guest code into a hidden JVM class whose {@code run} method does the code's work with the
- * guest registers it touches held in JVM locals, so HotSpot's JIT compiles guest code into host code
- * (the role QEMU's TCG plays).
+ * Translates guest code into a hidden JVM class whose {@code run} method does the code's work on the
+ * guest registers in x[], so HotSpot's JIT compiles guest code into host code (the role QEMU's TCG
+ * plays).
  *
  * <h2>Regions</h2>
  * What is translated is a <em>region</em>: starting at the entry (a hot jump target), decoding runs on
