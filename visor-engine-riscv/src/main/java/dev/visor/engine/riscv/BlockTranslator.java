@@ -34,7 +34,7 @@ import java.lang.invoke.MethodHandles;
  *   n = 0   // instructions retired before the current straight run began
  *   try {
  *     for each instruction, in address order: read its registers from x[], store its result to
- *       x[] at once; loads and stores call Hart.regionLoadNN/regionStoreNN with the TLB's locals,
+ *       x[] at once; loads and stores call Hart.tlbLoadNN/tlbStoreNN with the TLB's locals,
  *       atomics Atomics.apply (each may throw the hart's Trap), after noting the instruction's
  *       index and its place in the straight run in an int local
  *     internal jump: n += the run's length; goto the target's label
@@ -284,7 +284,7 @@ final class BlockTranslator {
         /** An exit to a static in-page target ({@code targetSlot} -1), or to the pc in {@code targetSlot}. */
         record Stub(Label label, long target, int targetSlot) {}
 
-        /** The hart's data TLB arrays (final) and data context, in locals for the loads and stores (see {@link Hart#regionLoad64}). */
+        /** The hart's data TLB arrays (final) and data context, in locals for the loads and stores (see {@link Hart#tlbLoad64}). */
         final int readTagSlot, readOffSlot, writeTagSlot, writeOffSlot, ctxSlot;
 
         Gen(CodeBuilder c, int pageOffset) {
@@ -634,7 +634,7 @@ final class BlockTranslator {
                     c.lload(ctxSlot);
                     c.aload(1);
                     int size = 1 << (f3 & 3);
-                    c.invokestatic(CD_HART, "regionLoad" + 8 * size, REGION_LOAD);
+                    c.invokestatic(CD_HART, "tlbLoad" + 8 * size, REGION_LOAD);
                     if (f3 >= 4) {
                         c.ldc(size == 1 ? 0xffL : size == 2 ? 0xffffL : 0xffffffffL);
                         c.land();
@@ -652,7 +652,7 @@ final class BlockTranslator {
                     c.aload(writeOffSlot);
                     c.lload(ctxSlot);
                     c.aload(1);
-                    c.invokestatic(CD_HART, "regionStore" + 8 * (1 << f3), REGION_STORE);
+                    c.invokestatic(CD_HART, "tlbStore" + 8 * (1 << f3), REGION_STORE);
                 }
                 case 0x63 -> { // BRANCH: leaves the block when taken
                     long imm = Hart.bImm(w);

@@ -429,118 +429,71 @@ public final class Hart implements InterruptPins {
         return trap.set(cause, cause == Trap.ILLEGAL ? tval & 0xffffffffL : tval);
     }
 
-    long load8(long va) {
-        long vpn = va >>> 12;
-        int i = (int) vpn & TLB_MASK;
-        if (readTag[i] == (vpn | dataCtx)) return HOST.get(ValueLayout.JAVA_BYTE, readOff[i] + (va & 0xfff));
-        return (byte) mmu.loadSlow(va, 1);
-    }
+    // The interpreter's loads and stores: the data TLB's fast path in tlbLoadNN/tlbStoreNN below
+    long load8(long va) { return tlbLoad8(va, readTag, readOff, dataCtx, this); }
+    long load16(long va) { return tlbLoad16(va, readTag, readOff, dataCtx, this); }
+    long load32(long va) { return tlbLoad32(va, readTag, readOff, dataCtx, this); }
+    long load64(long va) { return tlbLoad64(va, readTag, readOff, dataCtx, this); }
+    void store8(long va, long v) { tlbStore8(va, v, writeTag, writeOff, dataCtx, this); }
+    void store16(long va, long v) { tlbStore16(va, v, writeTag, writeOff, dataCtx, this); }
+    void store32(long va, long v) { tlbStore32(va, v, writeTag, writeOff, dataCtx, this); }
+    void store64(long va, long v) { tlbStore64(va, v, writeTag, writeOff, dataCtx, this); }
 
-    long load16(long va) {
-        long vpn = va >>> 12;
-        int i = (int) vpn & TLB_MASK;
-        if (readTag[i] == (vpn | dataCtx) && (va & 0xfff) <= 0xffe) return HOST.get(SHORT, readOff[i] + (va & 0xfff));
-        return (short) mmu.loadSlow(va, 2);
-    }
+    // ---- loads and stores through the data TLB, its slow path on a miss
+    // The TLB's read or write half and the data context are arguments so that a translated region can
+    // pass them from its locals: with them read from the hart, the region's code reloaded and
+    // null-checked the TLB's arrays after every store to guest memory.
 
-    long load32(long va) {
-        long vpn = va >>> 12;
-        int i = (int) vpn & TLB_MASK;
-        if (readTag[i] == (vpn | dataCtx) && (va & 0xfff) <= 0xffc) return HOST.get(INT, readOff[i] + (va & 0xfff));
-        return (int) mmu.loadSlow(va, 4);
-    }
-
-    long load64(long va) {
-        long vpn = va >>> 12;
-        int i = (int) vpn & TLB_MASK;
-        if (readTag[i] == (vpn | dataCtx) && (va & 0xfff) <= 0xff8) return HOST.get(LONG, readOff[i] + (va & 0xfff));
-        return mmu.loadSlow(va, 8);
-    }
-
-    void store8(long va, long v) {
-        long vpn = va >>> 12;
-        int i = (int) vpn & TLB_MASK;
-        if (writeTag[i] == (vpn | dataCtx)) HOST.set(ValueLayout.JAVA_BYTE, writeOff[i] + (va & 0xfff), (byte) v);
-        else mmu.storeSlow(va, 1, v);
-    }
-
-    void store16(long va, long v) {
-        long vpn = va >>> 12;
-        int i = (int) vpn & TLB_MASK;
-        if (writeTag[i] == (vpn | dataCtx) && (va & 0xfff) <= 0xffe) HOST.set(SHORT, writeOff[i] + (va & 0xfff), (short) v);
-        else mmu.storeSlow(va, 2, v);
-    }
-
-    void store32(long va, long v) {
-        long vpn = va >>> 12;
-        int i = (int) vpn & TLB_MASK;
-        if (writeTag[i] == (vpn | dataCtx) && (va & 0xfff) <= 0xffc) HOST.set(INT, writeOff[i] + (va & 0xfff), (int) v);
-        else mmu.storeSlow(va, 4, v);
-    }
-
-    void store64(long va, long v) {
-        long vpn = va >>> 12;
-        int i = (int) vpn & TLB_MASK;
-        if (writeTag[i] == (vpn | dataCtx) && (va & 0xfff) <= 0xff8) HOST.set(LONG, writeOff[i] + (va & 0xfff), v);
-        else mmu.storeSlow(va, 8, v);
-    }
-
-    // ---- loads and stores of translated regions
-    // The same as load8..store64, with the data TLB's read or write half and the data context passed in
-    // from the region's locals: HotSpot cannot keep a hart's fields in host registers across the
-    // region's stores to guest memory (it cannot prove those do not alias them), so each access
-    // reloaded and null-checked the TLB's arrays.
-
-    static long regionLoad8(long va, long[] tag, long[] off, long ctx, Hart h) {
+    static long tlbLoad8(long va, long[] tag, long[] off, long ctx, Hart h) {
         long vpn = va >>> 12;
         int i = (int) vpn & TLB_MASK;
         if (tag[i] == (vpn | ctx)) return HOST.get(ValueLayout.JAVA_BYTE, off[i] + (va & 0xfff));
         return (byte) h.mmu.loadSlow(va, 1);
     }
 
-    static long regionLoad16(long va, long[] tag, long[] off, long ctx, Hart h) {
+    static long tlbLoad16(long va, long[] tag, long[] off, long ctx, Hart h) {
         long vpn = va >>> 12;
         int i = (int) vpn & TLB_MASK;
         if (tag[i] == (vpn | ctx) && (va & 0xfff) <= 0xffe) return HOST.get(SHORT, off[i] + (va & 0xfff));
         return (short) h.mmu.loadSlow(va, 2);
     }
 
-    static long regionLoad32(long va, long[] tag, long[] off, long ctx, Hart h) {
+    static long tlbLoad32(long va, long[] tag, long[] off, long ctx, Hart h) {
         long vpn = va >>> 12;
         int i = (int) vpn & TLB_MASK;
         if (tag[i] == (vpn | ctx) && (va & 0xfff) <= 0xffc) return HOST.get(INT, off[i] + (va & 0xfff));
         return (int) h.mmu.loadSlow(va, 4);
     }
 
-    static long regionLoad64(long va, long[] tag, long[] off, long ctx, Hart h) {
+    static long tlbLoad64(long va, long[] tag, long[] off, long ctx, Hart h) {
         long vpn = va >>> 12;
         int i = (int) vpn & TLB_MASK;
         if (tag[i] == (vpn | ctx) && (va & 0xfff) <= 0xff8) return HOST.get(LONG, off[i] + (va & 0xfff));
         return h.mmu.loadSlow(va, 8);
     }
 
-    static void regionStore8(long va, long v, long[] tag, long[] off, long ctx, Hart h) {
+    static void tlbStore8(long va, long v, long[] tag, long[] off, long ctx, Hart h) {
         long vpn = va >>> 12;
         int i = (int) vpn & TLB_MASK;
         if (tag[i] == (vpn | ctx)) HOST.set(ValueLayout.JAVA_BYTE, off[i] + (va & 0xfff), (byte) v);
         else h.mmu.storeSlow(va, 1, v);
     }
 
-    static void regionStore16(long va, long v, long[] tag, long[] off, long ctx, Hart h) {
+    static void tlbStore16(long va, long v, long[] tag, long[] off, long ctx, Hart h) {
         long vpn = va >>> 12;
         int i = (int) vpn & TLB_MASK;
         if (tag[i] == (vpn | ctx) && (va & 0xfff) <= 0xffe) HOST.set(SHORT, off[i] + (va & 0xfff), (short) v);
         else h.mmu.storeSlow(va, 2, v);
     }
 
-    static void regionStore32(long va, long v, long[] tag, long[] off, long ctx, Hart h) {
+    static void tlbStore32(long va, long v, long[] tag, long[] off, long ctx, Hart h) {
         long vpn = va >>> 12;
         int i = (int) vpn & TLB_MASK;
         if (tag[i] == (vpn | ctx) && (va & 0xfff) <= 0xffc) HOST.set(INT, off[i] + (va & 0xfff), (int) v);
         else h.mmu.storeSlow(va, 4, v);
     }
 
-    static void regionStore64(long va, long v, long[] tag, long[] off, long ctx, Hart h) {
+    static void tlbStore64(long va, long v, long[] tag, long[] off, long ctx, Hart h) {
         long vpn = va >>> 12;
         int i = (int) vpn & TLB_MASK;
         if (tag[i] == (vpn | ctx) && (va & 0xfff) <= 0xff8) HOST.set(LONG, off[i] + (va & 0xfff), v);
