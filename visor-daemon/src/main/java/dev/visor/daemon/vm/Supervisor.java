@@ -369,8 +369,10 @@ public final class Supervisor implements AutoCloseable {
             try {
                 locked(name, (ll, r) -> {
                     if (r.state().active() || closed) return null;
-                    VmRecord up = startLocked(ll, r);
+                    // counted before the start, which makes the record "running": a client that sees
+                    // the new process running must see the restart that made it (a CI run did not)
                     store.setRestarts(name, r.restarts() + 1);
+                    VmRecord up = startLocked(ll, r);
                     events.publish(name, "restarted", up.state().apiName(), "by its restart policy (" + r.definition().restart().apiName() + ")");
                     return null;
                 });
