@@ -52,8 +52,8 @@ import static dev.visor.bench.BenchSupport.seconds;
  * For each migration it takes the VMM's own figures (Visor: the answer of the control socket's
  * {@code migrate}, the line {@code visor control SOCK migrate} prints; QEMU: QMP {@code migrate}, then
  * {@code query-migrate} polled until completed): total time, downtime, rounds and bytes sent. The two
- * VMMs do not measure downtime alike (Visor: from the source's pause until the destination says its
- * guest runs; QEMU 7.2 without a return path: from the source's stop until it has sent the last
+ * VMMs do not measure downtime alike (Visor: from the source's pause until the guest runs at the
+ * destination, the source's pause-to-READY plus the destination's READY-to-resumed; QEMU 7.2 without a return path: from the source's stop until it has sent the last
  * byte, the destination's loading and restart left out), so the benchmark also measures one
  * downtime the same way for both, from outside: a guest loop prints a numbered tick every 10 ms
  * and the console gap is the time between the last tick the host read from the source and the first
@@ -772,7 +772,8 @@ public final class MigrationBenchmark {
                 joined(Engine.QEMU, r -> r.tickRates), "", "", "");
         out.printf(Locale.ROOT, fmt, "ticks source->destination (idle, busy)", joined(Engine.VISOR, r -> r.ticks),
                 joined(Engine.QEMU, r -> r.ticks), "", "n -> n+1", "");
-        out.println("(downtime, VMM's own figure: Visor from the source's pause until the destination confirms its guest runs;");
+        out.println("(downtime, VMM's own figure: Visor from the source's pause until the guest runs at the destination (the source's");
+        out.println(" pause-to-READY on its clock + the destination's READY-to-resumed on its own; its result line's confirmed_ms adds RESUMED's trip back);");
         out.println(" QEMU 7.2 from the source's stop until it has sent the last byte (no return path), the destination's load left out;");
         out.println(" pause to last byte sent: that same measure for both, Visor's from its source's own clock.");
         out.println(" console gap: last tick from the source to first tick from the destination as the host read them, both alike,");

@@ -3,6 +3,7 @@ package dev.visor.vmm.migration;
 import dev.visor.board.virt.VirtMemoryMap;
 import dev.visor.machine.GuestMemory;
 import dev.visor.vmm.DiskSpec;
+import dev.visor.vmm.SchedulerSlice;
 import dev.visor.vmm.VirtualMachine;
 import dev.visor.vmm.VmConfigException;
 import dev.visor.vmm.VmSpec;
@@ -81,6 +82,8 @@ public final class MigrationDestination implements AutoCloseable {
         } finally {
             close();
         }
+        // the switch-over's messages must not wait for a core (see SchedulerSlice)
+        boolean shortSlice = SchedulerSlice.setForCurrentThread(SchedulerSlice.SHORT_NANOS);
         try (socket) {
             socket.setSoTimeout(MigrationProtocol.TIMEOUT_MILLIS);
             socket.setTcpNoDelay(true);
@@ -97,6 +100,8 @@ public final class MigrationDestination implements AutoCloseable {
         } catch (IOException e) {
             throw new MigrationException("the connection to the source broke before the switch-over (" + e.getMessage()
                     + "); nothing was kept", e);
+        } finally {
+            if (shortSlice) SchedulerSlice.setForCurrentThread(0);
         }
     }
 
@@ -239,10 +244,11 @@ public final class MigrationDestination implements AutoCloseable {
                 throw e;
             }
             built = true;
-            long ready = System.nanoTime();
+            long ready = System.nanoTime(), readySent = ready;
             try {
                 out.writeByte(MigrationProtocol.READY);
                 out.flush();
+                readySent = System.nanoTime();
                 type = in.readUnsignedByte();
                 if (type != MigrationProtocol.GO) throw new MigrationException("protocol error: expected GO, got message type " + type);
             } catch (IOException e) {
@@ -254,6 +260,7 @@ public final class MigrationDestination implements AutoCloseable {
             long resumed = System.nanoTime();
             try {
                 out.writeByte(MigrationProtocol.RESUMED);
+                out.writeLong(resumed - readySent); // the source adds this to its own pause-to-READY time
                 out.flush();
             } catch (IOException e) {
                 log.accept("migration: could not confirm the resume to the source: " + e.getMessage());

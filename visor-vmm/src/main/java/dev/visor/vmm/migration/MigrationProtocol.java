@@ -27,7 +27,8 @@ import java.nio.charset.StandardCharsets;
  *                                                 ─▶  [flushes the disk copies;] builds the VM from RAM + state, paused
  *                                                  ◀─  READY | REFUSE reason
  *   GO                                            ─▶  resumes the guest            (the commit point)
- *                                                  ◀─  RESUMED
+ *                                                  ◀─  RESUMED u64 nanoseconds from READY sent to resumed
+ *                                                      (the source adds them to its pause-to-READY time: the downtime)
  *   source stops its copy
  *
  *   PAGES u64 first-page u16 count, count × 4096 bytes   (count 1..MAX_RUN, pages in guest RAM)
@@ -46,7 +47,7 @@ import java.nio.charset.StandardCharsets;
 public final class MigrationProtocol {
     static final long MAGIC = 0x5649534f524d4947L; // "VISORMIG"
     /** Bumped on any change of the stream; a destination refuses other versions. */
-    static final int VERSION = 3;
+    static final int VERSION = 4;
 
     static final int HELLO = 1, ACCEPT = 2, REFUSE = 3, PAGES = 4, ZERO = 5, ROUND = 6, STATE = 7, DONE = 8,
             READY = 9, GO = 10, RESUMED = 11, DISK = 12, DISK_ZERO = 13, ROUND_ACK = 14;

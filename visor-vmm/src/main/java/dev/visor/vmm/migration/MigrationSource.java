@@ -2,6 +2,7 @@ package dev.visor.vmm.migration;
 
 import dev.visor.engine.riscv.HartGroup;
 import dev.visor.machine.GuestMemory;
+import dev.visor.vmm.SchedulerSlice;
 import dev.visor.vmm.VirtualMachine;
 
 import java.io.BufferedInputStream;
@@ -71,19 +72,26 @@ public final class MigrationSource {
      *
      * @param diskBytes  disk data sent (chunks sent again after the guest changed them count again); 0 without copy-storage
      * @param diskMillis time of the disks' first full pass, before RAM pre-copy began
+     * @param downtimeMillis the guest's pause: from the pause here until the guest ran at the destination,
+     *                   measured as (pause until READY arrived, this host's clock) + (READY sent until
+     *                   resumed, the destination's clock). Two intervals on two clocks, so no clock needs
+     *                   to agree with the other; the sum overstates the pause by READY's trip one way.
      * @param lastByteMillis from the pause until the last byte of the state was sent: part of the
      *                   downtime, and what QEMU reports as its downtime (its destination's load left out)
+     * @param confirmedMillis from the pause until the destination's RESUMED arrived here: the downtime
+     *                   plus that message's trip, which on a busy host waits for a CPU
      */
     public record Result(double totalMillis, double downtimeMillis, int rounds, long bytesSent, long pagesSent, int maxThrottle,
-                         long diskBytes, double diskMillis, double lastByteMillis) {
+                         long diskBytes, double diskMillis, double lastByteMillis, double confirmedMillis) {
         public Result(double totalMillis, double downtimeMillis, int rounds, long bytesSent, long pagesSent, int maxThrottle) {
-            this(totalMillis, downtimeMillis, rounds, bytesSent, pagesSent, maxThrottle, 0, 0, 0);
+            this(totalMillis, downtimeMillis, rounds, bytesSent, pagesSent, maxThrottle, 0, 0, 0, downtimeMillis);
         }
 
         @Override
         public String toString() {
-            return String.format(Locale.ROOT, "total_ms=%.0f downtime_ms=%.1f rounds=%d sent_mb=%.1f pages=%d throttle=%d%% last_byte_ms=%.1f",
-                    totalMillis, downtimeMillis, rounds, bytesSent / 1e6, pagesSent, maxThrottle, lastByteMillis)
+            return String.format(Locale.ROOT, "total_ms=%.0f downtime_ms=%.1f rounds=%d sent_mb=%.1f pages=%d throttle=%d%% last_byte_ms=%.1f"
+                            + " confirmed_ms=%.1f",
+                    totalMillis, downtimeMillis, rounds, bytesSent / 1e6, pagesSent, maxThrottle, lastByteMillis, confirmedMillis)
                     + (diskMillis > 0 || diskBytes > 0 ? String.format(Locale.ROOT, " disk_mb=%.1f disk_copy_ms=%.0f", diskBytes / 1e6, diskMillis) : "");
         }
     }
@@ -138,7 +146,28 @@ public final class MigrationSource {
     public static Result migrate(VirtualMachine vm, InetSocketAddress to, Options options, MigrationProgress progress,
                                  Consumer<String> log) throws MigrationException {
         MigrationSource s = new MigrationSource(vm, progress, log);
-        return s.run(to, options);
+        if (!Thread.currentThread().isVirtual()) return s.run(to, options);
+        // A virtual thread's blocking read wakes through the poller thread and then a carrier thread:
+        // two more threads to schedule on a busy host. On this 2-core host that put 7 to 14 ms between
+        // the destination's RESUMED and the source reading it, all counted as downtime.
+        var result = new java.util.concurrent.atomic.AtomicReference<Object>();
+        Thread t = Thread.ofPlatform().name("migration-source").start(() -> {
+            try {
+                result.set(s.run(to, options));
+            } catch (MigrationException | RuntimeException e) {
+                result.set(e);
+            }
+        });
+        try {
+            t.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new MigrationException("interrupted while the migration ran", e);
+        }
+        Object r = result.get();
+        if (r instanceof MigrationException e) throw e;
+        if (r instanceof RuntimeException e) throw e;
+        return (Result) r;
     }
 
     private Result run(InetSocketAddress to, Options options) throws MigrationException {
@@ -147,6 +176,8 @@ public final class MigrationSource {
         boolean pausedHere = false, committed = false;
         int maxThrottle = 0;
         Thread watchdog = Thread.ofVirtual().name("migration-watchdog").start(this::watch);
+        // the switch-over's messages must not wait for a core (see SchedulerSlice)
+        boolean shortSlice = SchedulerSlice.setForCurrentThread(SchedulerSlice.SHORT_NANOS);
         try {
             progress.phase = MigrationProgress.Phase.CONNECTING;
             try {
@@ -269,22 +300,28 @@ public final class MigrationSource {
             out.writeByte(MigrationProtocol.GO);
             out.flush();
             committed = true; // the guest is the destination's from here on
+            long readyToResumed = -1; // the destination's clock
             try {
                 socket.setSoTimeout(5_000);
                 if (in.readUnsignedByte() != MigrationProtocol.RESUMED) log.accept("migration: the destination did not confirm the resume");
+                else readyToResumed = in.readLong();
             } catch (IOException e) {
                 log.accept("migration: the destination did not confirm the resume: " + e.getMessage());
             }
             long end = System.nanoTime();
-            log.accept(String.format(Locale.ROOT, "migration: stop-and-copy: %d pages, %d disk chunks, %d bytes of state; paused %.1f ms: "
-                            + "pause %.1f, pages+chunks %.1f, disk flush %.1f, state %.1f, destination build %.1f, go/resumed %.1f",
-                    lastPages, lastChunks, state.length, (end - pauseAt) / 1e6, (paused - pauseAt) / 1e6, (pagesSentAt - paused) / 1e6,
-                    (flushed - pagesSentAt) / 1e6, (stateSent - flushed) / 1e6, (ready - stateSent) / 1e6, (end - ready) / 1e6));
-            progress.downtimeMillis = (end - pauseAt) / 1e6;
+            // without the destination's figure (or with a nonsense one) the confirmation's arrival is all we know
+            double downtime = readyToResumed >= 0 && readyToResumed <= end - ready ? (ready - pauseAt + readyToResumed) / 1e6 : (end - pauseAt) / 1e6;
+            log.accept(String.format(Locale.ROOT, "migration: stop-and-copy: %d pages, %d disk chunks, %d bytes of state; guest paused %.1f ms: "
+                            + "pause %.1f, pages+chunks %.1f, disk flush %.1f, state %.1f, destination build %.1f, go/resume %.1f "
+                            + "(the destination's clock); confirmation here after %.1f ms",
+                    lastPages, lastChunks, state.length, downtime, (paused - pauseAt) / 1e6, (pagesSentAt - paused) / 1e6,
+                    (flushed - pagesSentAt) / 1e6, (stateSent - flushed) / 1e6, (ready - stateSent) / 1e6, readyToResumed / 1e6,
+                    (end - pauseAt) / 1e6));
+            progress.downtimeMillis = downtime;
             progress.totalMillis = (end - t0) / 1e6;
             progress.phase = MigrationProgress.Phase.COMPLETED;
             Result r = new Result(progress.totalMillis, progress.downtimeMillis, progress.round, progress.bytesSent, pagesSent, maxThrottle,
-                    mirror == null ? 0 : mirror.dataBytes(), diskMillis, (stateSent - pauseAt) / 1e6);
+                    mirror == null ? 0 : mirror.dataBytes(), diskMillis, (stateSent - pauseAt) / 1e6, (end - pauseAt) / 1e6);
             log.accept("migration: completed: " + r);
             return r;
         } catch (IOException | RuntimeException e) {
@@ -298,6 +335,7 @@ public final class MigrationSource {
             log.accept("migration: failed, the VM goes on here: " + why);
             throw new MigrationException(why, e);
         } finally {
+            if (shortSlice) SchedulerSlice.setForCurrentThread(0);
             finished = true;
             watchdog.interrupt();
             harts.setThrottle(0);
