@@ -32,6 +32,27 @@ public interface BlockBackend extends Closeable {
     /** Writes all of {@code src} at {@code offset}. */
     void write(long offset, MemorySegment src) throws IOException;
 
+    /**
+     * Reads {@code n} pieces of the disk's bytes in a row, starting at {@code offset}, into {@code ram}:
+     * piece i is {@code len[i]} bytes at offset {@code at[i]} of {@code ram}. This is one virtio-blk
+     * request's data buffers, which the guest scatters over its RAM; a raw image reads them all in one
+     * system call.
+     */
+    default void readInto(long offset, MemorySegment ram, long[] at, long[] len, int n) throws IOException {
+        for (int i = 0; i < n; i++) {
+            read(offset, ram.asSlice(at[i], len[i]));
+            offset += len[i];
+        }
+    }
+
+    /** Writes {@code n} pieces of {@code ram} to the disk in a row from {@code offset} (the converse of {@link #readInto}). */
+    default void writeFrom(long offset, MemorySegment ram, long[] at, long[] len, int n) throws IOException {
+        for (int i = 0; i < n; i++) {
+            write(offset, ram.asSlice(at[i], len[i]));
+            offset += len[i];
+        }
+    }
+
     /** Makes every completed write durable (fsync of the image file and its metadata). */
     void flush() throws IOException;
 

@@ -11,6 +11,9 @@ import java.nio.file.StandardOpenOption;
  * A raw disk image: the file's bytes are the disk's bytes. Reads and writes go straight between the
  * file and the caller's segment with positional channel I/O, so several threads may use it at once.
  *
+ * <p>A request's scattered buffers ({@link #readInto}, {@link #writeFrom}) move in one preadv or
+ * pwritev through {@link VectoredIo}, on Linux; those calls are serialized per image.
+ *
  * <p>Discard does nothing: Java has no way to punch a hole in a file (no fallocate), and writing
  * zeros would cost I/O for a request that is only a hint. The contract lets discarded data read back
  * as the old bytes. Resize grows the file sparsely (the new area is a hole that reads as zeros).
@@ -18,13 +21,16 @@ import java.nio.file.StandardOpenOption;
 public final class RawImage implements BlockBackend {
     private final String name;
     private final FileChannel channel;
+    /** The same file opened again for vectored I/O; null where that is not available. Guarded by itself. */
+    private final VectoredIo vectored;
     private final boolean readOnly;
     /** Virtual size; only {@link #resize} changes it, under the monitor. */
     private volatile long size;
 
-    private RawImage(String name, FileChannel channel, boolean readOnly, long size) {
+    private RawImage(String name, FileChannel channel, VectoredIo vectored, boolean readOnly, long size) {
         this.name = name;
         this.channel = channel;
+        this.vectored = vectored;
         this.readOnly = readOnly;
         this.size = size;
     }
@@ -34,9 +40,14 @@ public final class RawImage implements BlockBackend {
         FileChannel ch = readOnly
                 ? FileChannel.open(path, StandardOpenOption.READ)
                 : FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        String name = "disk image " + path;
+        VectoredIo vectored = null;
         try {
-            return new RawImage("disk image " + path, ch, readOnly, ch.size());
-        } catch (IOException e) {
+            long size = ch.size();
+            vectored = VectoredIo.open(path, readOnly, name);
+            return new RawImage(name, ch, vectored, readOnly, size);
+        } catch (IOException | RuntimeException e) {
+            if (vectored != null) vectored.close();
             ch.close();
             throw e;
         }
@@ -57,6 +68,40 @@ public final class RawImage implements BlockBackend {
         checkWritable();
         checkRange(offset, src.byteSize());
         FileIo.write(channel, offset, src);
+    }
+
+    @Override
+    public void readInto(long offset, MemorySegment ram, long[] at, long[] len, int n) throws IOException {
+        checkRange(offset, total(len, n));
+        if (vectored == null || !ram.isNative()) {
+            BlockBackend.super.readInto(offset, ram, at, len, n);
+            return;
+        }
+        synchronized (vectored) {
+            vectored.transfer(false, offset, ram, at, len, n);
+        }
+    }
+
+    @Override
+    public void writeFrom(long offset, MemorySegment ram, long[] at, long[] len, int n) throws IOException {
+        checkWritable();
+        checkRange(offset, total(len, n));
+        if (vectored == null || !ram.isNative()) {
+            BlockBackend.super.writeFrom(offset, ram, at, len, n);
+            return;
+        }
+        synchronized (vectored) {
+            vectored.transfer(true, offset, ram, at, len, n);
+        }
+    }
+
+    /** True when scattered requests go through preadv/pwritev (for tests). */
+    boolean usesVectoredIo() { return vectored != null; }
+
+    private static long total(long[] len, int n) {
+        long t = 0;
+        for (int i = 0; i < n; i++) t += len[i];
+        return t;
     }
 
     @Override
@@ -89,7 +134,14 @@ public final class RawImage implements BlockBackend {
     }
 
     @Override
-    public void close() throws IOException { channel.close(); }
+    public void close() throws IOException {
+        if (vectored != null) {
+            synchronized (vectored) {
+                vectored.close();
+            }
+        }
+        channel.close();
+    }
 
     private void checkWritable() throws BlockException {
         if (readOnly) throw new BlockException(name + " is read-only");

@@ -50,6 +50,8 @@ public final class VirtioBlk extends VirtioDevice {
     private final byte[] id = new byte[20];
     private Virtqueue queue;
     private DescriptorChain chain;
+    /** A request's data buffers as offsets into guest RAM and lengths; reused (grown if a chain is longer). */
+    private long[] pieceAt = new long[QUEUE_SIZE], pieceLength = new long[QUEUE_SIZE];
 
     // Counters for monitoring: written only by the worker (under the lock), read from any thread.
     // Bytes count what moved even when a request then failed; ops count reads and writes that succeeded.
@@ -246,6 +248,9 @@ public final class VirtioBlk extends VirtioDevice {
         int first = toDisk ? 0 : c.readableBuffers();
         int last = toDisk ? c.readableBuffers() : c.buffers();
         long remaining = length;
+        // the request's pieces of guest RAM, as offsets into it, for the backend to move in one go
+        long ramBase = memory.base();
+        int pieces = 0;
         for (int i = first; i < last && remaining > 0; i++) {
             long len = c.bufferLength(i);
             if (skip >= len) {
@@ -253,18 +258,23 @@ public final class VirtioBlk extends VirtioDevice {
                 continue;
             }
             long n = Math.min(len - skip, remaining);
-            MemorySegment guest = c.segment(i).asSlice(skip, n);
-            if (toDisk) {
-                disk.write(pos, guest);
-                writtenBytes += n;
-            } else {
-                disk.read(pos, guest);
-                c.dirtied(c.bufferAddress(i) + skip, n);
-                readBytes += n;
+            if (pieces == pieceAt.length) {
+                pieceAt = java.util.Arrays.copyOf(pieceAt, pieces * 2);
+                pieceLength = java.util.Arrays.copyOf(pieceLength, pieces * 2);
             }
-            pos += n;
+            pieceAt[pieces] = c.bufferAddress(i) + skip - ramBase;
+            pieceLength[pieces++] = n;
             remaining -= n;
             skip = 0;
+        }
+        MemorySegment ram = memory.segment();
+        if (toDisk) {
+            disk.writeFrom(pos, ram, pieceAt, pieceLength, pieces);
+            writtenBytes += length - remaining;
+        } else {
+            disk.readInto(pos, ram, pieceAt, pieceLength, pieces);
+            for (int i = 0; i < pieces; i++) c.dirtied(ramBase + pieceAt[i], pieceLength[i]);
+            readBytes += length - remaining;
         }
         return S_OK;
     }
