@@ -147,9 +147,10 @@ public final class MigrationSource {
                                  Consumer<String> log) throws MigrationException {
         MigrationSource s = new MigrationSource(vm, progress, log);
         if (!Thread.currentThread().isVirtual()) return s.run(to, options);
-        // A virtual thread's blocking read wakes through the poller thread and then a carrier thread:
-        // two more threads to schedule on a busy host. On this 2-core host that put 7 to 14 ms between
-        // the destination's RESUMED and the source reading it, all counted as downtime.
+        // On a virtual thread (the control server's) each blocking read wakes through the poller thread
+        // and then a carrier thread: three threads to schedule for each of the switch-over's messages,
+        // and on a busy host each waits for a core (see SchedulerSlice). A platform thread of its own
+        // wakes once, and can be given a short scheduler slice.
         var result = new java.util.concurrent.atomic.AtomicReference<Object>();
         Thread t = Thread.ofPlatform().name("migration-source").start(() -> {
             try {
@@ -158,12 +159,9 @@ public final class MigrationSource {
                 result.set(e);
             }
         });
-        try {
-            t.join();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new MigrationException("interrupted while the migration ran", e);
-        }
+        // The migration ends by itself (its watchdog times out a silent destination); the caller must
+        // learn how, since the VM here may have committed to the destination.
+        MigrationProtocol.joinUninterruptibly(t);
         Object r = result.get();
         if (r instanceof MigrationException e) throw e;
         if (r instanceof RuntimeException e) throw e;

@@ -54,7 +54,7 @@ public final class VirtioBlk extends VirtioDevice {
     private long[] pieceAt = new long[QUEUE_SIZE], pieceLength = new long[QUEUE_SIZE];
 
     // Counters for monitoring: written only by the worker (under the lock), read from any thread.
-    // Bytes count what moved even when a request then failed; ops count reads and writes that succeeded.
+    // Bytes count what requests moved (a failed transfer counts nothing); ops count reads and writes that succeeded.
     private volatile long readBytes, writtenBytes, requests, readOps, writeOps;
 
     public VirtioBlk(GuestMemory memory, BlockBackend disk, String serial) {
