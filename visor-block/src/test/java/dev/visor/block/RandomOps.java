@@ -4,6 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.Random;
 
@@ -34,9 +37,16 @@ final class RandomOps {
                 byte[] data = TestImages.random(rnd, len);
                 TestImages.write(disk, off, data);
                 System.arraycopy(data, 0, model, off, len);
-            } else if (kind < 65) {
+            } else if (kind < 57) {
                 assertArrayEquals(Arrays.copyOfRange(model, off, off + len), TestImages.read(disk, off, len),
                         "op " + i + ": read at " + off + " of " + len);
+            } else if (kind < 61) {
+                assertArrayEquals(Arrays.copyOfRange(model, off, off + len), scatteredRead(off, len),
+                        "op " + i + ": scattered read at " + off + " of " + len);
+            } else if (kind < 65) {
+                byte[] data = TestImages.random(rnd, len);
+                scatteredWrite(off, data);
+                System.arraycopy(data, 0, model, off, len);
             } else if (kind < 78) {
                 disk.writeZeroes(off, len);
                 Arrays.fill(model, off, off + len, (byte) 0);
@@ -56,6 +66,58 @@ final class RandomOps {
             }
         }
         assertArrayEquals(model, TestImages.readAll(disk), "whole disk after the run");
+    }
+
+    /**
+     * Reads len bytes at off with readInto, as virtio-blk passes a request: in pieces (random lengths,
+     * some odd) placed out of order in a native segment standing for guest RAM.
+     */
+    private byte[] scatteredRead(int off, int len) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            long[][] pieces = pieces(len);
+            MemorySegment ram = arena.allocate(2L * len + 8192);
+            disk.readInto(off, ram, pieces[0], pieces[1], pieces[0].length);
+            byte[] got = new byte[len];
+            int pos = 0;
+            for (int i = 0; i < pieces[0].length; i++) {
+                MemorySegment.copy(ram, ValueLayout.JAVA_BYTE, pieces[0][i], got, pos, (int) pieces[1][i]);
+                pos += (int) pieces[1][i];
+            }
+            return got;
+        }
+    }
+
+    /** Writes data at off with writeFrom, from pieces placed as {@link #scatteredRead} places them. */
+    private void scatteredWrite(int off, byte[] data) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            long[][] pieces = pieces(data.length);
+            MemorySegment ram = arena.allocate(2L * data.length + 8192);
+            int pos = 0;
+            for (int i = 0; i < pieces[0].length; i++) {
+                MemorySegment.copy(data, pos, ram, ValueLayout.JAVA_BYTE, pieces[0][i], (int) pieces[1][i]);
+                pos += (int) pieces[1][i];
+            }
+            disk.writeFrom(off, ram, pieces[0], pieces[1], pieces[0].length);
+        }
+    }
+
+    /** Splits len bytes into pieces: {offsets in a RAM of 2 len + 8192 bytes, in reverse order, gaps between; lengths}. */
+    private long[][] pieces(int len) {
+        java.util.List<Long> lengths = new java.util.ArrayList<>();
+        for (int left = len; left > 0; ) {
+            int n = Math.min(left, rnd.nextBoolean() ? 4096 : 1 + rnd.nextInt(5000));
+            lengths.add((long) n);
+            left -= n;
+        }
+        int k = lengths.size();
+        long[] at = new long[k], lens = new long[k];
+        long place = 2L * len + 8192; // from the top down: the first piece lies highest
+        for (int i = 0; i < k; i++) {
+            lens[i] = lengths.get(i);
+            place -= lens[i] + rnd.nextInt(2);
+            at[i] = place;
+        }
+        return new long[][] {at, lens};
     }
 
     private int length() {
