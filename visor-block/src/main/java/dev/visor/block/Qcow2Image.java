@@ -51,6 +51,10 @@ public final class Qcow2Image implements BlockBackend {
     private final FileChannel ch;
     private final boolean readOnly;
     private final BlockBackend backing;
+    /** The image file opened again for scattered reads ({@link #readInto}); null where not available. Guarded by itself. */
+    private final VectoredIo vectored;
+    /** One preadv's pieces (offsets into guest RAM, lengths), guarded by {@link #vectored}. */
+    private long[] batchAt = new long[64], batchLength = new long[64];
     /** File length at open; with the allocator's end, the bound every table and cluster offset is checked against. */
     private final long openedLength;
 
@@ -81,9 +85,10 @@ public final class Qcow2Image implements BlockBackend {
     private Inflater inflater;
     private final ByteBuffer scratch = ByteBuffer.allocate(8);
 
-    private Qcow2Image(Qcow2Header h, FileChannel ch, boolean readOnly, BlockBackend backing) throws IOException {
+    private Qcow2Image(Qcow2Header h, FileChannel ch, VectoredIo vectored, boolean readOnly, BlockBackend backing) throws IOException {
         this.name = h.name;
         this.ch = ch;
+        this.vectored = vectored;
         this.readOnly = readOnly;
         this.backing = backing;
         this.openedLength = ch.size();
@@ -115,13 +120,16 @@ public final class Qcow2Image implements BlockBackend {
                 ? FileChannel.open(path, StandardOpenOption.READ)
                 : FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
         BlockBackend backing = null;
+        VectoredIo vectored = null;
         try {
             Qcow2Header h = Qcow2Header.read(ch, path.toString());
             h.checkUsable(readOnly);
             if (h.backingFile != null) backing = opener.open(resolveBacking(h.name, path, h.backingFile), h.backingFormat);
-            return new Qcow2Image(h, ch, readOnly, backing);
+            vectored = VectoredIo.open(path, true, h.name); // data is only read through it
+            return new Qcow2Image(h, ch, vectored, readOnly, backing);
         } catch (IOException | RuntimeException | Error e) {
             try {
+                if (vectored != null) vectored.close();
                 if (backing != null) backing.close();
                 ch.close();
             } catch (IOException suppressed) {
@@ -237,11 +245,83 @@ public final class Qcow2Image implements BlockBackend {
         }
     }
 
+    /**
+     * Scattered reads: the data of plain allocated clusters goes in one preadv per run that is
+     * contiguous in the image file (a sequentially written image is contiguous for whole requests);
+     * zero, unallocated (backing) and compressed clusters are served as {@link #read} serves them.
+     */
+    @Override
+    public void readInto(long offset, MemorySegment ram, long[] at, long[] len, int n) throws IOException {
+        long total = 0;
+        for (int i = 0; i < n; i++) total += len[i];
+        Checks.checkRange(name, size, offset, total);
+        if (vectored == null || !ram.isNative()) {
+            BlockBackend.super.readInto(offset, ram, at, len, n);
+            return;
+        }
+        synchronized (vectored) {
+            int count = 0;                 // pieces in the batch for one preadv
+            long batchStart = 0, batchEnd = 0; // the file range the batch reads
+            long guest = offset;
+            for (int i = 0; i < n; i++) {
+                long ramAt = at[i];
+                for (long left = len[i]; left > 0; ) {
+                    int inCluster = (int) (guest & (clusterSize - 1));
+                    long m = Math.min(clusterSize - inCluster, left);
+                    long entry;
+                    synchronized (lock) {
+                        entry = lookup(guest);
+                        if ((entry & COMPRESSED) != 0) {
+                            decompress(entry, guest);
+                            MemorySegment.copy(clusterBuf, inCluster, ram.asSlice(ramAt, m), 0, m);
+                        } else {
+                            m = extendRun(guest, entry, m, left);
+                        }
+                    }
+                    long host = entry & OFFSET_MASK;
+                    if ((entry & COMPRESSED) != 0) {
+                        // copied above
+                    } else if (isZero(entry)) {
+                        ram.asSlice(ramAt, m).fill((byte) 0);
+                    } else if (host == 0) {
+                        readBacking(guest, ram.asSlice(ramAt, m));
+                    } else {
+                        long file = host + inCluster;
+                        if (count > 0 && file != batchEnd) {
+                            vectored.transfer(false, batchStart, ram, batchAt, batchLength, count);
+                            count = 0;
+                        }
+                        if (count == 0) batchStart = file;
+                        if (count == batchAt.length) {
+                            batchAt = java.util.Arrays.copyOf(batchAt, count * 2);
+                            batchLength = java.util.Arrays.copyOf(batchLength, count * 2);
+                        }
+                        batchAt[count] = ramAt;
+                        batchLength[count++] = m;
+                        batchEnd = file + m;
+                    }
+                    guest += m;
+                    ramAt += m;
+                    left -= m;
+                }
+            }
+            if (count > 0) vectored.transfer(false, batchStart, ram, batchAt, batchLength, count);
+        }
+    }
+
+    /** True when scattered reads go through preadv (for tests). */
+    boolean usesVectoredIo() { return vectored != null; }
+
     @Override
     public void close() throws IOException {
         synchronized (lock) {
             try (BlockBackend b = backing; FileChannel c = ch) {
                 if (inflater != null) inflater.end();
+            }
+        }
+        if (vectored != null) {
+            synchronized (vectored) {
+                vectored.close();
             }
         }
     }

@@ -26,6 +26,8 @@ class CompressedTest {
 
         try (BlockBackend disk = BlockImages.open(image, null, true)) {
             TestImages.assertContent(data, disk);
+            org.junit.jupiter.api.Assertions.assertArrayEquals(data, TestImages.readScattered(disk, 0, data.length, new Random(3)),
+                    "the whole disk read in scattered pieces (readInto)");
         }
         try (BlockBackend disk = BlockImages.open(image, null, false)) {
             Random r = new Random(9);

@@ -41,6 +41,37 @@ final class TestImages {
         return b;
     }
 
+    /**
+     * Reads like virtio-blk does (readInto): length bytes at offset into pieces of 4 KiB and of odd
+     * sizes, placed in reverse order with gaps in a native segment standing for guest RAM.
+     */
+    static byte[] readScattered(BlockBackend disk, long offset, int length, Random r) throws IOException {
+        java.util.List<long[]> pieces = new java.util.ArrayList<>();
+        for (int left = length; left > 0; ) {
+            int n = Math.min(left, r.nextBoolean() ? 4096 : 1 + r.nextInt(9000));
+            pieces.add(new long[] {0, n});
+            left -= n;
+        }
+        long place = 2L * length + 8192;
+        long[] at = new long[pieces.size()], len = new long[pieces.size()];
+        for (int i = 0; i < at.length; i++) {
+            len[i] = pieces.get(i)[1];
+            place -= len[i] + r.nextInt(3);
+            at[i] = place;
+        }
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            java.lang.foreign.MemorySegment ram = arena.allocate(2L * length + 8192);
+            disk.readInto(offset, ram, at, len, at.length);
+            byte[] out = new byte[length];
+            int pos = 0;
+            for (int i = 0; i < at.length; i++) {
+                java.lang.foreign.MemorySegment.copy(ram, java.lang.foreign.ValueLayout.JAVA_BYTE, at[i], out, pos, (int) len[i]);
+                pos += (int) len[i];
+            }
+            return out;
+        }
+    }
+
     static void write(BlockBackend disk, long offset, byte[] data) throws IOException {
         disk.write(offset, MemorySegment.ofArray(data));
     }
