@@ -155,31 +155,8 @@ public final class Qcow2Image implements BlockBackend {
 
     @Override
     public void read(long offset, MemorySegment dst) throws IOException {
-        long length = dst.byteSize();
-        Checks.checkRange(name, size, offset, length);
-        for (long done = 0; done < length; ) {
-            long guest = offset + done;
-            int inCluster = (int) (guest & (clusterSize - 1));
-            long n = Math.min(clusterSize - inCluster, length - done);
-            long entry;
-            synchronized (lock) {
-                entry = lookup(guest);
-                if ((entry & COMPRESSED) != 0) {
-                    decompress(entry, guest);
-                    MemorySegment.copy(clusterBuf, inCluster, dst, done, n);
-                } else {
-                    n = extendRun(guest, entry, n, length - done);
-                }
-            }
-            if ((entry & COMPRESSED) == 0) {
-                MemorySegment part = dst.asSlice(done, n);
-                long host = entry & OFFSET_MASK;
-                if (isZero(entry)) part.fill((byte) 0);
-                else if (host == 0) readBacking(guest, part);
-                else FileIo.read(ch, host + inCluster, part);
-            }
-            done += n;
-        }
+        Checks.checkRange(name, size, offset, dst.byteSize());
+        readPieces(offset, dst, new long[] {0}, new long[] {dst.byteSize()}, 1, false);
     }
 
     @Override
@@ -247,8 +224,7 @@ public final class Qcow2Image implements BlockBackend {
 
     /**
      * Scattered reads: the data of plain allocated clusters goes in one preadv per run that is
-     * contiguous in the image file (a sequentially written image is contiguous for whole requests);
-     * zero, unallocated (backing) and compressed clusters are served as {@link #read} serves them.
+     * contiguous in the image file (a sequentially written image is contiguous for whole requests).
      */
     @Override
     public void readInto(long offset, MemorySegment ram, long[] at, long[] len, int n) throws IOException {
@@ -256,57 +232,70 @@ public final class Qcow2Image implements BlockBackend {
         for (int i = 0; i < n; i++) total += len[i];
         Checks.checkRange(name, size, offset, total);
         if (vectored == null || !ram.isNative()) {
-            BlockBackend.super.readInto(offset, ram, at, len, n);
+            readPieces(offset, ram, at, len, n, false);
             return;
         }
         synchronized (vectored) {
-            int count = 0;                 // pieces in the batch for one preadv
-            long batchStart = 0, batchEnd = 0; // the file range the batch reads
-            long guest = offset;
-            for (int i = 0; i < n; i++) {
-                long ramAt = at[i];
-                for (long left = len[i]; left > 0; ) {
-                    int inCluster = (int) (guest & (clusterSize - 1));
-                    long m = Math.min(clusterSize - inCluster, left);
-                    long entry;
-                    synchronized (lock) {
-                        entry = lookup(guest);
-                        if ((entry & COMPRESSED) != 0) {
-                            decompress(entry, guest);
-                            MemorySegment.copy(clusterBuf, inCluster, ram.asSlice(ramAt, m), 0, m);
-                        } else {
-                            m = extendRun(guest, entry, m, left);
-                        }
-                    }
-                    long host = entry & OFFSET_MASK;
-                    if ((entry & COMPRESSED) != 0) {
-                        // copied above
-                    } else if (isZero(entry)) {
-                        ram.asSlice(ramAt, m).fill((byte) 0);
-                    } else if (host == 0) {
-                        readBacking(guest, ram.asSlice(ramAt, m));
-                    } else {
-                        long file = host + inCluster;
-                        if (count > 0 && file != batchEnd) {
-                            vectored.transfer(false, batchStart, ram, batchAt, batchLength, count);
-                            count = 0;
-                        }
-                        if (count == 0) batchStart = file;
-                        if (count == batchAt.length) {
-                            batchAt = java.util.Arrays.copyOf(batchAt, count * 2);
-                            batchLength = java.util.Arrays.copyOf(batchLength, count * 2);
-                        }
-                        batchAt[count] = ramAt;
-                        batchLength[count++] = m;
-                        batchEnd = file + m;
-                    }
-                    guest += m;
-                    ramAt += m;
-                    left -= m;
-                }
-            }
-            if (count > 0) vectored.transfer(false, batchStart, ram, batchAt, batchLength, count);
+            readPieces(offset, ram, at, len, n, true);
         }
+    }
+
+    /**
+     * Reads the disk from {@code offset} into the {@code n} pieces of {@code ram} (offsets {@code at},
+     * lengths {@code len}) in order, cluster run by cluster run. Zero, unallocated (backing) and
+     * compressed clusters are served at once; plain allocated ones are read from the file, with
+     * {@code batched} (the caller holds {@link #vectored}) in one preadv per run contiguous in the
+     * file, else one channel read per run.
+     */
+    private void readPieces(long offset, MemorySegment ram, long[] at, long[] len, int n, boolean batched) throws IOException {
+        int count = 0;                     // pieces in the batch for one preadv
+        long batchStart = 0, batchEnd = 0; // the file range the batch reads
+        long guest = offset;
+        for (int i = 0; i < n; i++) {
+            long ramAt = at[i];
+            for (long left = len[i]; left > 0; ) {
+                int inCluster = (int) (guest & (clusterSize - 1));
+                long m = Math.min(clusterSize - inCluster, left);
+                long entry;
+                synchronized (lock) {
+                    entry = lookup(guest);
+                    if ((entry & COMPRESSED) != 0) {
+                        decompress(entry, guest);
+                        MemorySegment.copy(clusterBuf, inCluster, ram, ramAt, m);
+                    } else {
+                        m = extendRun(guest, entry, m, left);
+                    }
+                }
+                long host = entry & OFFSET_MASK;
+                if ((entry & COMPRESSED) != 0) {
+                    // copied above, under the lock (clusterBuf is shared)
+                } else if (isZero(entry)) {
+                    ram.asSlice(ramAt, m).fill((byte) 0);
+                } else if (host == 0) {
+                    readBacking(guest, ram.asSlice(ramAt, m));
+                } else if (!batched) {
+                    FileIo.read(ch, host + inCluster, ram.asSlice(ramAt, m));
+                } else {
+                    long file = host + inCluster;
+                    if (count > 0 && file != batchEnd) {
+                        vectored.transfer(false, batchStart, ram, batchAt, batchLength, count);
+                        count = 0;
+                    }
+                    if (count == 0) batchStart = file;
+                    if (count == batchAt.length) {
+                        batchAt = java.util.Arrays.copyOf(batchAt, count * 2);
+                        batchLength = java.util.Arrays.copyOf(batchLength, count * 2);
+                    }
+                    batchAt[count] = ramAt;
+                    batchLength[count++] = m;
+                    batchEnd = file + m;
+                }
+                guest += m;
+                ramAt += m;
+                left -= m;
+            }
+        }
+        if (count > 0) vectored.transfer(false, batchStart, ram, batchAt, batchLength, count);
     }
 
     /** True when scattered reads go through preadv (for tests). */
