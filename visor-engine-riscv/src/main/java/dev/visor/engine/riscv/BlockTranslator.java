@@ -24,7 +24,9 @@ import java.lang.invoke.MethodHandles;
  * decoded the same way, up to {@link #MAX_REGION} instructions. Branches and jal between the region's
  * own instructions become jumps inside the method, so the guest's loops and if/else run in one
  * compiled method with its registers in host registers; only jumps out of the region (and every jalr)
- * leave. A backward jump inside leaves for the dispatcher instead once {@link #LOOP_LIMIT}
+ * leave. Exits with a static target (a jal or branch out of the region, or auipc + jalr, Linux's far
+ * call) are chained to the successor's block (see {@link Block#exits}); a call's return to its
+ * return site is chained too, so a guest call and return cost a JVM call and return. A backward jump inside leaves for the dispatcher instead once {@link #LOOP_LIMIT}
  * instructions ran, so a guest loop cannot keep interrupts out. (With {@code regions} off, a straight
  * block alone: tests use that.)
  *
@@ -63,6 +65,10 @@ final class BlockTranslator {
     static final int MAX_REGION = 256;
     /** A region class bigger than this is made again with fewer instructions: HotSpot compiles no method over 8000 bytecode bytes. */
     private static final int MAX_CLASS_BYTES = 7500;
+    /** Calls (jal and jalr that link) whose callee returns to the return site go on there chained (-Dvisor.callReturns=false: off). */
+    static final boolean CALL_RETURNS = !"false".equals(System.getProperty("visor.callReturns"));
+    /** auipc + jalr exits are chained as static targets (-Dvisor.staticJalr=false: off, every jalr through the dispatcher). */
+    static final boolean STATIC_JALR = !"false".equals(System.getProperty("visor.staticJalr"));
     /** Instructions a region runs before a backward jump inside it leaves for the dispatcher, so loops let interrupts in. */
     static final int LOOP_LIMIT = 1024;
 
@@ -257,7 +263,7 @@ final class BlockTranslator {
             cb.withMethodBody("run", RUN, ClassFile.ACC_PUBLIC | ClassFile.ACC_FINAL, c -> {
                 Gen g = new Gen(c, pageOffset);
                 g.emit(insns, regions);
-                exitCount[0] = g.stubs.size();
+                exitCount[0] = g.exitSlots;
             });
         });
     }
@@ -281,8 +287,20 @@ final class BlockTranslator {
         /** Exits to static targets in this page, emitted after the method body (see {@link #chain}). */
         final java.util.List<Stub> stubs = new java.util.ArrayList<>();
 
-        /** An exit to a static in-page target ({@code targetSlot} -1), or to the pc in {@code targetSlot}. */
-        record Stub(Label label, long target, int targetSlot) {}
+        /** Elements of the block's {@link Block#exits}: one per stub, two for a call's. */
+        int exitSlots;
+        /** The block's instructions, in address order (while emitting). */
+        java.util.List<Insn> insns;
+
+        /**
+         * An exit to a static in-page target ({@code targetSlot} -1), or to the pc in {@code targetSlot},
+         * linked in {@code exits[site]}. A call ({@code returnTo} not {@link #NO_RETURN}) also links the
+         * block at its return site in {@code exits[site + 1]}, for when the callee returns there.
+         */
+        record Stub(Label label, long target, int targetSlot, int site, long returnTo) {}
+        static final long NO_RETURN = Long.MIN_VALUE;
+        /** {@link #auipcTarget}'s answer for a jalr whose target is known only at run time. */
+        static final long NOT_STATIC = Long.MIN_VALUE;
 
         /** The hart's data TLB arrays (final) and data context, in locals for the loads and stores (see {@link Hart#tlbLoad64}). */
         final int readTagSlot, readOffSlot, writeTagSlot, writeOffSlot, ctxSlot;
@@ -320,6 +338,7 @@ final class BlockTranslator {
                 c.astore(slots[k]);
             }
             loadContext();
+            this.insns = insns;
             java.util.HashSet<Integer> starts = new java.util.HashSet<>();
             for (Insn in : insns) starts.add(pageOffset + in.offset());
             labels.put(pageOffset, c.newLabel());
@@ -393,7 +412,7 @@ final class BlockTranslator {
             c.aload(exc);
             c.athrow();
             c.exceptionCatch(start, end, handler, CD_TRAP);
-            for (int k = 0; k < stubs.size(); k++) stub(k, stubs.get(k));
+            for (Stub s : stubs) stub(s);
         }
 
         /**
@@ -402,15 +421,28 @@ final class BlockTranslator {
          * in this page, else by returning the target to the dispatcher.
          */
         void exitTo(long target) {
+            exitTo(target, NO_RETURN);
+        }
+
+        /**
+         * As {@link #exitTo(long)}, for a call whose return site is {@code returnTo} (a pc-relative
+         * offset from the block start; {@link #NO_RETURN} for a plain jump). A return site in this
+         * page gets a link of its own (see {@link #stub}); one past the page end is left to the dispatcher.
+         */
+        void exitTo(long target, long returnTo) {
             long inPage = pageOffset + target;
+            long returnInPage = pageOffset + returnTo;
+            if (returnTo != NO_RETURN && (!CALL_RETURNS || returnInPage < 0 || returnInPage >= 0x1000)) returnTo = NO_RETURN;
+            int site = exitSlots;
+            exitSlots += returnTo == NO_RETURN ? 1 : 2;
             Label l = c.newLabel();
             if (inPage >= 0 && inPage < 0x1000) {
-                stubs.add(new Stub(l, target, -1));
+                stubs.add(new Stub(l, target, -1, site, returnTo));
             } else {
                 int slot = c.allocateLocal(TypeKind.LONG);
                 pcPlus(target);
                 c.lstore(slot);
-                stubs.add(new Stub(l, 0, slot));
+                stubs.add(new Stub(l, 0, slot, site, returnTo));
             }
             c.goto_(l);
         }
@@ -426,7 +458,8 @@ final class BlockTranslator {
          * by the successor alone: call {@code exits[k]} if it is linked, still valid and the chain budget
          * allows; otherwise ask the dispatcher to link it (if unlinked) and return the target pc.
          */
-        void stub(int k, Stub s) {
+        void stub(Stub s) {
+            int k = s.site();
             Label plain = c.newLabel(), unlinked = c.newLabel();
             int next = c.allocateLocal(TypeKind.REFERENCE);
             c.labelBinding(s.label());
@@ -467,6 +500,7 @@ final class BlockTranslator {
             c.aload(2);
             target(s);
             c.invokevirtual(CD_BLOCK, "run", RUN);
+            if (s.returnTo() != NO_RETURN) returned(s);
             c.lreturn();
             c.labelBinding(unlinked);
             c.aload(1);
@@ -478,6 +512,68 @@ final class BlockTranslator {
             c.labelBinding(plain);
             target(s);
             c.lreturn();
+        }
+
+        /**
+         * After a call's chained callee returned (its next pc on the stack): when that is the call's
+         * return site, goes on there through the block linked in {@code exits[site + 1]} rather than
+         * returning through every chained caller to the dispatcher, which would look the return site
+         * up again (about half of the dispatcher's entries on the disk-read workload were returns).
+         * Leaves the pc on the stack for the lreturn that follows.
+         */
+        void returned(Stub s) {
+            int k = s.site() + 1;
+            Label back = c.newLabel(), unlinked = c.newLabel();
+            int r = c.allocateLocal(TypeKind.LONG), next = c.allocateLocal(TypeKind.REFERENCE);
+            c.lstore(r);
+            c.lload(r);
+            pcPlus(s.returnTo());
+            c.lcmp();
+            c.ifne(back); // returned elsewhere (a longjmp, a trap return): as a plain chained exit
+            // a link the callee asked for is for the same pc, but drop it: the dispatcher links only
+            // the last unlinked exit taken, and the return site's block may take others
+            c.aload(1);
+            c.aconst_null();
+            c.putfield(CD_HART, "linkFrom", CD_BLOCK);
+            c.aload(0);
+            c.getfield(CD_BLOCK, "exits", CD_BLOCK.arrayType());
+            c.ldc(k);
+            c.aaload();
+            c.astore(next);
+            c.aload(next);
+            c.ifnull(unlinked);
+            c.aload(1);
+            c.getfield(CD_HART, "chainLeft", ConstantDescs.CD_int);
+            c.ifle(back);
+            c.aload(1);
+            c.getfield(CD_HART, "sliceEnd", ConstantDescs.CD_boolean);
+            c.ifne(back); // the callee asked for the run loop (see Privileged.csrOp)
+            c.aload(next);
+            c.aload(1);
+            c.getfield(CD_HART, "ram", CD_SEGMENT);
+            c.invokevirtual(CD_BLOCK, "valid", MethodTypeDesc.of(ConstantDescs.CD_boolean, CD_SEGMENT));
+            c.ifeq(back);
+            c.aload(1);
+            c.dup();
+            c.getfield(CD_HART, "chainLeft", ConstantDescs.CD_int);
+            c.iconst_1();
+            c.isub();
+            c.putfield(CD_HART, "chainLeft", ConstantDescs.CD_int);
+            c.aload(next);
+            c.aload(1);
+            c.aload(2);
+            c.lload(r);
+            c.invokevirtual(CD_BLOCK, "run", RUN);
+            c.lreturn();
+            c.labelBinding(unlinked);
+            c.aload(1);
+            c.aload(0);
+            c.putfield(CD_HART, "linkFrom", CD_BLOCK);
+            c.aload(1);
+            c.ldc(k);
+            c.putfield(CD_HART, "linkSite", ConstantDescs.CD_int);
+            c.labelBinding(back);
+            c.lload(r);
         }
 
         /** Adds how many instructions ran before this exit (for instret and the budget; chained blocks add up). */
@@ -678,7 +774,7 @@ final class BlockTranslator {
                 case 0x6f -> { // JAL
                     pcPlus(in.offset() + in.len());
                     set(rd);
-                    jump(in, Hart.jImm(w));
+                    jump(in, Hart.jImm(w), rd != 0 ? in.offset() + in.len() : NO_RETURN);
                 }
                 case 0x2f -> { // A extension: the interpreter's own code, which may trap like a load or store
                     markIndex(index);
@@ -712,6 +808,16 @@ final class BlockTranslator {
                     c.labelBinding(goOn);
                 }
                 default -> { // JALR: target from rs1 before rd is written
+                    long fixed = auipcTarget(in, index);
+                    if (fixed != NOT_STATIC) {
+                        // auipc + jalr (a call or tail call too far for jal): a static target, so the
+                        // exit is chained like jal's
+                        pcPlus(in.offset() + in.len());
+                        set(rd);
+                        executed(runLength + 1);
+                        exitTo(fixed, rd != 0 ? in.offset() + in.len() : NO_RETURN);
+                        break;
+                    }
                     get(rs1);
                     constant(immI);
                     c.ladd();
@@ -722,8 +828,9 @@ final class BlockTranslator {
                     pcPlus(in.offset() + in.len());
                     set(rd);
                     executed(runLength + 1);
-                    // through the dispatcher: chaining jalr (returns, indirect calls) to whichever block it
-                    // reached last was measured to be much slower (polymorphic call sites deoptimize)
+                    // any other jalr (returns, indirect calls) goes through the dispatcher: chaining it to
+                    // whichever block it reached last was measured to be much slower (polymorphic call
+                    // sites deoptimize). A return still avoids it when its call was chained (see returned).
                     c.lload(target);
                     c.lreturn();
                 }
@@ -736,11 +843,16 @@ final class BlockTranslator {
          * {@link #LOOP_LIMIT} instructions), else an exit.
          */
         void jump(Insn in, long imm) {
+            jump(in, imm, NO_RETURN);
+        }
+
+        /** As {@link #jump(Insn, long)}; an exit is a call returning to {@code returnTo} unless that is {@link #NO_RETURN}. */
+        void jump(Insn in, long imm, long returnTo) {
             long t = pageOffset + in.offset() + imm;
             Label target = t >= 0 && t < 0x1000 ? labels.get((int) t) : null;
             if (target == null) {
                 executed(runLength + 1);
-                exitTo(in.offset() + imm);
+                exitTo(in.offset() + imm, returnTo);
                 return;
             }
             c.iinc(nSlot, runLength + 1);
@@ -754,6 +866,19 @@ final class BlockTranslator {
             executed(0);
             pcPlus(in.offset() + imm);
             c.lreturn();
+        }
+
+        /**
+         * The target of jalr {@code in} (as an offset from the block start) when its base register was
+         * just set by the auipc right before it, which no jump inside the region skips; else {@link #NOT_STATIC}.
+         */
+        long auipcTarget(Insn in, int index) {
+            if (!STATIC_JALR || index == 0 || labels.containsKey(pageOffset + in.offset())) return NOT_STATIC;
+            Insn prev = insns.get(index - 1);
+            int w = in.word(), p = prev.word();
+            int rs1 = (w >>> 15) & 31;
+            if ((p & 0x7f) != 0x17 || ((p >>> 7) & 31) != rs1 || rs1 == 0 || prev.offset() + prev.len() != in.offset()) return NOT_STATIC;
+            return (prev.offset() + (long) (p & 0xfffff000) + (w >> 20)) & ~1L;
         }
 
         void mulDiv(int f3) {
