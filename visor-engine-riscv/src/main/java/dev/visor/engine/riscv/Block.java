@@ -38,15 +38,16 @@ abstract class Block {
     /** Instructions in the block. */
     int count;
     /**
-     * The blocks at this block's static exits (taken branches, jal, and jalr right after the auipc that
-     * set its base), indexed by exit site: a translated block calls its successor directly instead of
-     * returning to the dispatcher, and each such call site sees one successor class, so HotSpot can
-     * bind it directly. Linked by the dispatcher the first time an exit is taken. An exit to another
-     * page (whose mapping can change) first finds the target's guest-RAM offset through the fetch TLB
-     * and compares it with the linked block's; a successor whose code changed fails {@link #valid}.
-     * Either way the exit returns to the dispatcher, which links the block found there. A call (a jal
-     * or jalr that links) has a second element, the block at its return site, which the caller calls
-     * when the callee returns there. Other jalr return to the dispatcher.
+     * The blocks at this block's static exits (taken branches, jal, and optionally jalr right after
+     * the auipc that set its base: see BlockTranslator#staticJalr), indexed by exit site: a translated
+     * block calls its successor directly instead of returning to the dispatcher, and each such call
+     * site sees one successor class, so HotSpot can bind it directly. Linked by the dispatcher the
+     * first time an exit is taken. An exit to another page (whose mapping can change) first finds the
+     * target's guest-RAM offset through the fetch TLB and compares it with the linked block's; a
+     * successor whose code changed fails {@link #valid}. Either way the exit returns to the
+     * dispatcher, which links the block found there. With call returns on, a call (a jal or jalr that
+     * links) has a second element, the block at its return site, which the caller calls when the
+     * callee returns there. Other jalr return to the dispatcher.
      */
     Block[] exits;
     /** The block execution went on to last time, and its guest-RAM offset (-1: none); a hint, checked on use. */

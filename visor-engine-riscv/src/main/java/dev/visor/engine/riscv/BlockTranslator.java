@@ -24,11 +24,12 @@ import java.lang.invoke.MethodHandles;
  * decoded the same way, up to {@link #MAX_REGION} instructions. Branches and jal between the region's
  * own instructions become jumps inside the method, so the guest's loops and if/else run in one
  * compiled method with its registers in host registers; only jumps out of the region (and every jalr)
- * leave. Exits with a static target (a jal or branch out of the region, or auipc + jalr, Linux's far
- * call) are chained to the successor's block (see {@link Block#exits}); a call's return to its
- * return site is chained too, so a guest call and return cost a JVM call and return. A backward jump inside leaves for the dispatcher instead once {@link #LOOP_LIMIT}
- * instructions ran, so a guest loop cannot keep interrupts out. (With {@code regions} off, a straight
- * block alone: tests use that.)
+ * leave. Exits with a static target (a jal or branch out of the region, and optionally auipc +
+ * jalr, Linux's far call) are chained to the successor's block (see {@link Block#exits}); optionally
+ * a call's return to its return site is chained too, so a guest call and return cost a JVM call and
+ * return (see {@link #staticJalr}). A backward jump inside leaves for the dispatcher instead once
+ * {@link #LOOP_LIMIT} instructions ran, so a guest loop cannot keep interrupts out. (With
+ * {@code regions} off, a straight block alone: tests use that.)
  *
  * <h2>The generated method</h2>
  * <pre>
@@ -65,10 +66,16 @@ final class BlockTranslator {
     static final int MAX_REGION = 256;
     /** A region class bigger than this is made again with fewer instructions: HotSpot compiles no method over 8000 bytecode bytes. */
     private static final int MAX_CLASS_BYTES = 7500;
-    /** Calls (jal and jalr that link) whose callee returns to the return site go on there chained (-Dvisor.callReturns=false: off). */
-    static final boolean CALL_RETURNS = !"false".equals(System.getProperty("visor.callReturns"));
-    /** auipc + jalr exits are chained as static targets (-Dvisor.staticJalr=false: off, every jalr through the dispatcher). */
-    static final boolean STATIC_JALR = !"false".equals(System.getProperty("visor.staticJalr"));
+    /*
+     * Far calls, off by default (-Dvisor.staticJalr=true -Dvisor.callReturns=true): they cut the
+     * dispatcher's entries on the disk-read workload by three quarters and made its read passes 5 to
+     * 8 % faster, but the boot took 6 % longer (more for C2 to compile while it runs); see the README.
+     * Not final, so that tests can switch them on.
+     */
+    /** auipc + jalr exits are chained as static targets (else every jalr goes through the dispatcher). */
+    static boolean staticJalr = Boolean.getBoolean("visor.staticJalr");
+    /** Calls (jal, and jalr when static) whose callee returns to the return site go on there chained. */
+    static boolean callReturns = Boolean.getBoolean("visor.callReturns");
     /** Instructions a region runs before a backward jump inside it leaves for the dispatcher, so loops let interrupts in. */
     static final int LOOP_LIMIT = 1024;
 
@@ -432,7 +439,7 @@ final class BlockTranslator {
         void exitTo(long target, long returnTo) {
             long inPage = pageOffset + target;
             long returnInPage = pageOffset + returnTo;
-            if (returnTo != NO_RETURN && (!CALL_RETURNS || returnInPage < 0 || returnInPage >= 0x1000)) returnTo = NO_RETURN;
+            if (returnTo != NO_RETURN && (!callReturns || returnInPage < 0 || returnInPage >= 0x1000)) returnTo = NO_RETURN;
             int site = exitSlots;
             exitSlots += returnTo == NO_RETURN ? 1 : 2;
             Label l = c.newLabel();
@@ -830,7 +837,7 @@ final class BlockTranslator {
                     executed(runLength + 1);
                     // any other jalr (returns, indirect calls) goes through the dispatcher: chaining it to
                     // whichever block it reached last was measured to be much slower (polymorphic call
-                    // sites deoptimize). A return still avoids it when its call was chained (see returned).
+                    // sites deoptimize). With call returns on, a return avoids it when its call was chained (see returned).
                     c.lload(target);
                     c.lreturn();
                 }
@@ -873,7 +880,7 @@ final class BlockTranslator {
          * just set by the auipc right before it, which no jump inside the region skips; else {@link #NOT_STATIC}.
          */
         long auipcTarget(Insn in, int index) {
-            if (!STATIC_JALR || index == 0 || labels.containsKey(pageOffset + in.offset())) return NOT_STATIC;
+            if (!staticJalr || index == 0 || labels.containsKey(pageOffset + in.offset())) return NOT_STATIC;
             Insn prev = insns.get(index - 1);
             int w = in.word(), p = prev.word();
             int rs1 = (w >>> 15) & 31;

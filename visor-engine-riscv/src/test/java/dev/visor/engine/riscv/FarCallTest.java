@@ -10,7 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Calls too far for jal, made the way Linux makes them: {@code auipc} + {@code jalr} (a call) and
+ * (With far calls switched on: see BlockTranslator#staticJalr.) Calls too far for jal, made the way Linux makes them: {@code auipc} + {@code jalr} (a call) and
  * {@code auipc} + {@code jalr zero} (a tail call). Translated regions take such a pair as a static exit
  * chained to its target, and a call's callee that returns to the return site goes on there chained
  * too (see BlockTranslator.Gen#returned). The translated run must end exactly as the interpreter's,
@@ -103,6 +103,18 @@ class FarCallTest {
 
     @Test
     void farCallsMatchTheInterpreterAndReturnWithoutTheDispatcher() {
+        boolean jalr = BlockTranslator.staticJalr, returns = BlockTranslator.callReturns;
+        BlockTranslator.staticJalr = true;
+        BlockTranslator.callReturns = true;
+        try {
+            run();
+        } finally {
+            BlockTranslator.staticJalr = jalr;
+            BlockTranslator.callReturns = returns;
+        }
+    }
+
+    private void run() {
         TestMachine fast = TestMachine.program(FarCallTest::program);
         TestMachine slow = TestMachine.program(FarCallTest::program);
         long end = fast.addressOf("end");
