@@ -468,8 +468,37 @@ final class BlockTranslator {
         void stub(Stub s) {
             int k = s.site();
             Label plain = c.newLabel(), unlinked = c.newLabel();
-            int next = c.allocateLocal(TypeKind.REFERENCE);
             c.labelBinding(s.label());
+            chainedCall(k, unlinked, plain, () -> target(s), next -> {
+                if (s.targetSlot() >= 0) {
+                    // a dynamic target: the linked block must be the one at the target's guest-RAM offset
+                    // now, found through the fetch TLB (which also proves fetching there is allowed)
+                    c.aload(1);
+                    c.lload(s.targetSlot());
+                    c.invokevirtual(CD_HART, "codeOffset", MethodTypeDesc.of(ConstantDescs.CD_long, ConstantDescs.CD_long));
+                    c.aload(next);
+                    c.getfield(CD_BLOCK, "ramOffset", ConstantDescs.CD_long);
+                    c.lcmp();
+                    c.ifne(unlinked); // another target than last time: let the dispatcher link this one
+                }
+            });
+            if (s.returnTo() != NO_RETURN) returned(s);
+            c.lreturn();
+            c.labelBinding(unlinked);
+            requestLink(k);
+            c.labelBinding(plain);
+            target(s);
+            c.lreturn();
+        }
+
+        /**
+         * The chained call of exit {@code k}: when {@code exits[k]} is linked (else to {@code unlinked}),
+         * the chain budget allows, {@code check} (given the local holding the block) does not jump
+         * away, and the block is still valid (else to {@code notNow}), spends one of the budget and
+         * calls it at the pc {@code pushTarget} pushes, leaving its next pc on the stack.
+         */
+        void chainedCall(int k, Label unlinked, Label notNow, Runnable pushTarget, java.util.function.IntConsumer check) {
+            int next = c.allocateLocal(TypeKind.REFERENCE);
             c.aload(0);
             c.getfield(CD_BLOCK, "exits", CD_BLOCK.arrayType());
             c.ldc(k);
@@ -479,23 +508,13 @@ final class BlockTranslator {
             c.ifnull(unlinked);
             c.aload(1);
             c.getfield(CD_HART, "chainLeft", ConstantDescs.CD_int);
-            c.ifle(plain);
-            if (s.targetSlot() >= 0) {
-                // a dynamic target: the linked block must be the one at the target's guest-RAM offset
-                // now, found through the fetch TLB (which also proves fetching there is allowed)
-                c.aload(1);
-                c.lload(s.targetSlot());
-                c.invokevirtual(CD_HART, "codeOffset", MethodTypeDesc.of(ConstantDescs.CD_long, ConstantDescs.CD_long));
-                c.aload(next);
-                c.getfield(CD_BLOCK, "ramOffset", ConstantDescs.CD_long);
-                c.lcmp();
-                c.ifne(unlinked); // another target than last time: let the dispatcher link this one
-            }
+            c.ifle(notNow);
+            check.accept(next);
             c.aload(next);
             c.aload(1);
             c.getfield(CD_HART, "ram", CD_SEGMENT);
             c.invokevirtual(CD_BLOCK, "valid", MethodTypeDesc.of(ConstantDescs.CD_boolean, CD_SEGMENT));
-            c.ifeq(plain);
+            c.ifeq(notNow);
             c.aload(1);
             c.dup();
             c.getfield(CD_HART, "chainLeft", ConstantDescs.CD_int);
@@ -505,20 +524,18 @@ final class BlockTranslator {
             c.aload(next);
             c.aload(1);
             c.aload(2);
-            target(s);
+            pushTarget.run();
             c.invokevirtual(CD_BLOCK, "run", RUN);
-            if (s.returnTo() != NO_RETURN) returned(s);
-            c.lreturn();
-            c.labelBinding(unlinked);
+        }
+
+        /** Asks the dispatcher to link exit {@code k} to the block it finds at the pc this block returns. */
+        void requestLink(int k) {
             c.aload(1);
             c.aload(0);
             c.putfield(CD_HART, "linkFrom", CD_BLOCK);
             c.aload(1);
             c.ldc(k);
             c.putfield(CD_HART, "linkSite", ConstantDescs.CD_int);
-            c.labelBinding(plain);
-            target(s);
-            c.lreturn();
         }
 
         /**
@@ -531,7 +548,7 @@ final class BlockTranslator {
         void returned(Stub s) {
             int k = s.site() + 1;
             Label back = c.newLabel(), unlinked = c.newLabel();
-            int r = c.allocateLocal(TypeKind.LONG), next = c.allocateLocal(TypeKind.REFERENCE);
+            int r = c.allocateLocal(TypeKind.LONG);
             c.lstore(r);
             c.lload(r);
             pcPlus(s.returnTo());
@@ -542,43 +559,14 @@ final class BlockTranslator {
             c.aload(1);
             c.aconst_null();
             c.putfield(CD_HART, "linkFrom", CD_BLOCK);
-            c.aload(0);
-            c.getfield(CD_BLOCK, "exits", CD_BLOCK.arrayType());
-            c.ldc(k);
-            c.aaload();
-            c.astore(next);
-            c.aload(next);
-            c.ifnull(unlinked);
-            c.aload(1);
-            c.getfield(CD_HART, "chainLeft", ConstantDescs.CD_int);
-            c.ifle(back);
-            c.aload(1);
-            c.getfield(CD_HART, "sliceEnd", ConstantDescs.CD_boolean);
-            c.ifne(back); // the callee asked for the run loop (see Privileged.csrOp)
-            c.aload(next);
-            c.aload(1);
-            c.getfield(CD_HART, "ram", CD_SEGMENT);
-            c.invokevirtual(CD_BLOCK, "valid", MethodTypeDesc.of(ConstantDescs.CD_boolean, CD_SEGMENT));
-            c.ifeq(back);
-            c.aload(1);
-            c.dup();
-            c.getfield(CD_HART, "chainLeft", ConstantDescs.CD_int);
-            c.iconst_1();
-            c.isub();
-            c.putfield(CD_HART, "chainLeft", ConstantDescs.CD_int);
-            c.aload(next);
-            c.aload(1);
-            c.aload(2);
-            c.lload(r);
-            c.invokevirtual(CD_BLOCK, "run", RUN);
+            chainedCall(k, unlinked, back, () -> c.lload(r), next -> {
+                c.aload(1);
+                c.getfield(CD_HART, "sliceEnd", ConstantDescs.CD_boolean);
+                c.ifne(back); // the callee asked for the run loop (see Privileged.csrOp)
+            });
             c.lreturn();
             c.labelBinding(unlinked);
-            c.aload(1);
-            c.aload(0);
-            c.putfield(CD_HART, "linkFrom", CD_BLOCK);
-            c.aload(1);
-            c.ldc(k);
-            c.putfield(CD_HART, "linkSite", ConstantDescs.CD_int);
+            requestLink(k);
             c.labelBinding(back);
             c.lload(r);
         }
