@@ -60,7 +60,12 @@ import static dev.visor.bench.BenchSupport.seconds;
  * byte, the destination's loading and restart left out), so the benchmark also measures one
  * downtime the same way for both, from outside: a guest loop prints a numbered tick every 10 ms
  * and the console gap is the time between the last tick the host read from the source and the first
- * it read from the destination (also checking that the numbers run on without a gap or reset).
+ * it read from the destination (also checking that the numbers run on without a gap or reset); and,
+ * to the microsecond, the guest's pause: the wall-clock instant the source's vCPUs stopped to the one
+ * the destination's went on (Visor logs them as {@code stopped_at_us} and {@code resumed_at_us}; QEMU
+ * runs with {@code -trace vm_state_notify -trace migrate_set_state -msg timestamp=on -D FILE}, whose
+ * lines carry the wall clock's microseconds). Both processes run on this host, so one clock serves.
+ * The busy guest's pause is the figure with the target "below QEMU's".
  * After each migration the destination's shell must answer a command and the source must exit 0.
  *
  * <p>QEMU runs with its defaults except the bandwidth limit, which is raised to
@@ -87,6 +92,10 @@ public final class MigrationBenchmark {
     static final Pattern VISOR_LAST_BYTE = Pattern.compile("last_byte_ms=([0-9.]+)");
     static final Pattern RESTORED = Pattern.compile("visor: restored .* in (\\d+) ms");
     static final Pattern COUNTS = Pattern.compile("R (\\d+) (\\d+) R");
+    /** Visor's source and destination log the wall-clock instants (epoch microseconds) the vCPUs stopped and went on. */
+    static final Pattern VISOR_STOPPED = Pattern.compile("stopped_at_us=(\\d+)"), VISOR_RESUMED = Pattern.compile("resumed_at_us=(\\d+)");
+    /** QEMU's trace log (-trace ... -msg timestamp=on): "PID@SECONDS.MICROS:event args". */
+    static final Pattern QEMU_TRACE = Pattern.compile("^\\d+@(\\d+)\\.(\\d{6}):(vm_state_notify running [01]|migrate_set_state new state \\w+)");
 
     enum Engine {
         VISOR("Visor"), QEMU("QEMU");
@@ -99,13 +108,15 @@ public final class MigrationBenchmark {
 
     enum Figure {
         IDLE_DOWNTIME("idle: downtime, VMM's own figure (ms)", Target.VISOR_BELOW, 50, "Visor < 50 ms"),
+        IDLE_PAUSED("idle: guest paused, stop to resume (ms)", Target.NONE, 0, "(same measure)"),
         IDLE_LAST_BYTE("idle: pause to last byte sent (ms)", Target.NONE, 0, "(QEMU's measure)"),
         IDLE_GAP("idle: console gap seen by the host (ms)", Target.NONE, 0, "(same measure)"),
         IDLE_TOTAL("idle: total time (ms)", Target.NONE, 0, ""),
         IDLE_ROUNDS("idle: rounds (QEMU: bitmap syncs)", Target.NONE, 0, ""),
         IDLE_MB("idle: MB sent", Target.NONE, 0, ""),
         BUSY_RATE("busy: guest writes before (MB/s)", Target.NONE, 0, "(workload)"),
-        BUSY_DOWNTIME("busy: downtime, VMM's own figure (ms)", Target.BELOW_QEMU, 0, "Visor < QEMU"),
+        BUSY_DOWNTIME("busy: downtime, VMM's own figure (ms)", Target.NONE, 0, "(not alike)"),
+        BUSY_PAUSED("busy: guest paused, stop to resume (ms)", Target.BELOW_QEMU, 0, "Visor < QEMU"),
         BUSY_LAST_BYTE("busy: pause to last byte sent (ms)", Target.NONE, 0, "(QEMU's measure)"),
         BUSY_GAP("busy: console gap seen by the host (ms)", Target.BELOW_QEMU, 0, "(same measure)"),
         BUSY_TOTAL("busy: total time (ms)", Target.NONE, 0, ""),
@@ -165,10 +176,13 @@ public final class MigrationBenchmark {
         /** The port a destination listens on; null for a source. */
         final Integer port;
         final List<String> stderr = new ArrayList<>();
+        /** QEMU: its trace log (vm_state_notify, migrate_set_state with wall-clock timestamps); else null. */
+        final Path trace;
         MonitorClient monitor;
 
-        Vm(Engine engine, String name, Process process, Path socket, Integer port, Run run) {
+        Vm(Engine engine, String name, Process process, Path socket, Integer port, Path trace, Run run) {
             this.engine = engine;
+            this.trace = trace;
             this.name = name;
             this.process = process;
             this.socket = socket;
@@ -343,8 +357,8 @@ public final class MigrationBenchmark {
         out.println("  host:    " + Runtime.getRuntime().availableProcessors() + " CPUs, load average " + loadAverage());
         out.println("  guest:   kernel " + image.kernelVersion() + " (" + image.directory() + ": Image, initrd.gz, fw_jump.bin)");
         out.println("  append:  " + append);
-        out.println("  visor:   " + String.join(" ", command(Engine.VISOR, work.resolve("SOCK"), null)) + "  [destination: + --incoming tcp:127.0.0.1:PORT]");
-        out.println("  qemu:    " + String.join(" ", command(Engine.QEMU, work.resolve("SOCK"), null)) + "  [destination: + -incoming tcp:127.0.0.1:PORT]   ("
+        out.println("  visor:   " + String.join(" ", command(Engine.VISOR, work.resolve("SOCK"), null, null)) + "  [destination: + --incoming tcp:127.0.0.1:PORT]");
+        out.println("  qemu:    " + String.join(" ", command(Engine.QEMU, work.resolve("SOCK"), null, work.resolve("TRACE"))) + "  [destination: + -incoming tcp:127.0.0.1:PORT]   ("
                 + firstLine(qemuPath, "--version") + ")");
         out.println("  busy:    the guest runs dd if=/dev/zero of=/dev/null bs=" + CHUNK_MIB + "M count=" + busyMiB / CHUNK_MIB + " in a loop");
         out.println("  ticker:  the guest prints @T<n> every " + tickMs + " ms (the console gap is measured on it)");
@@ -372,7 +386,7 @@ public final class MigrationBenchmark {
     }
 
     /** The VMM's command line: control (Visor) or QMP (QEMU) on {@code socket}; a destination when {@code incomingPort} is set. */
-    List<String> command(Engine e, Path socket, Integer incomingPort) {
+    List<String> command(Engine e, Path socket, Integer incomingPort, Path trace) {
         List<String> c = new ArrayList<>(switch (e) {
             case VISOR -> List.of(visor.toString(), "run", "--cpus", "1", "--memory", memoryMiB + "M", "--append", append,
                     "--net", "none", "--no-rng", "--control", socket.toString());
@@ -384,6 +398,11 @@ public final class MigrationBenchmark {
                     "-initrd", image.initrd().toString(), "-append", append, "-no-reboot", "-nic", "none",
                     "-qmp", "unix:" + socket + ",server=on,wait=off");
         });
+        if (e == Engine.QEMU && trace != null) {
+            // when the vCPUs stop and start (and when the migration completes), with the wall clock's microseconds:
+            // the guest's pause measured the way Visor's is, which QEMU's own downtime figure does not give
+            c.addAll(List.of("-trace", "vm_state_notify", "-trace", "migrate_set_state", "-msg", "timestamp=on", "-D", trace.toString()));
+        }
         if (incomingPort != null) {
             c.add(e == Engine.VISOR ? "--incoming" : "-incoming");
             c.add("tcp:127.0.0.1:" + incomingPort);
@@ -481,7 +500,8 @@ public final class MigrationBenchmark {
         }
         out.printf(Locale.ROOT, "    %s migration %s -> %s: %s%n", what, from.name, to.name, m.line());
         run.value[downtime.ordinal()] = m.downtimeMs();
-        run.value[(downtime == Figure.IDLE_DOWNTIME ? Figure.IDLE_LAST_BYTE : Figure.BUSY_LAST_BYTE).ordinal()] = m.lastByteMs();
+        boolean idle = downtime == Figure.IDLE_DOWNTIME;
+        run.value[(idle ? Figure.IDLE_LAST_BYTE : Figure.BUSY_LAST_BYTE).ordinal()] = m.lastByteMs();
         run.value[total.ordinal()] = m.totalMs();
         run.value[roundsFig.ordinal()] = m.rounds();
         run.value[mb.ordinal()] = m.sentMb();
@@ -549,7 +569,59 @@ public final class MigrationBenchmark {
             run.tickRates.add(sourceLast + ">" + dest[0] + "," + dest[1] + "," + dest[2]);
             if (b != a + 1) run.warnings.add(what + ": the ticks do not run on: @T" + a + " then @T" + b);
         }
+
+        // the guest's pause, alike for both: the wall-clock instant the source's vCPUs stopped to the one the destination's went on
+        try {
+            double[] paused = from.engine == Engine.VISOR ? visorPause(from, to) : qemuPause(from, to);
+            run.value[(idle ? Figure.IDLE_PAUSED : Figure.BUSY_PAUSED).ordinal()] = paused[0];
+            if (!Double.isNaN(paused[1])) run.value[(idle ? Figure.IDLE_LAST_BYTE : Figure.BUSY_LAST_BYTE).ordinal()] = paused[1];
+            out.printf(Locale.ROOT, "    guest paused: %.2f ms from the source's stop to the destination's resume%s%n", paused[0],
+                    Double.isNaN(paused[1]) ? "" : String.format(Locale.ROOT, " (QEMU's trace: stop to completed %.2f ms)", paused[1]));
+        } catch (IOException e) {
+            run.warnings.add(what + ": the guest's pause could not be timed: " + e.getMessage());
+        }
         return answered;
+    }
+
+    /** Visor: the source's stopped_at_us and the destination's resumed_at_us log fields; {pause ms, NaN}. */
+    private static double[] visorPause(Vm from, Vm to) throws IOException, InterruptedException {
+        long stopped = Long.parseLong(from.waitForStderr(VISOR_STOPPED, Duration.ofSeconds(5)).group(1));
+        long resumed = Long.parseLong(to.waitForStderr(VISOR_RESUMED, Duration.ofSeconds(5)).group(1));
+        return new double[] {(resumed - stopped) / 1e3, Double.NaN};
+    }
+
+    /**
+     * QEMU: from the trace logs, the source's last stop (vm_state_notify running 0, once its vCPUs are
+     * paused) to the destination's first start (running 1, just before its vCPUs go on), and the
+     * source's stop to its migration's "completed" state (its own downtime, to the microsecond).
+     * Returns {pause ms, stop-to-completed ms}.
+     */
+    private static double[] qemuPause(Vm from, Vm to) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        while (true) { // the destination's log reaches the file when QEMU flushes it
+            long stopped = -1, completed = -1, resumed = -1;
+            for (String line : Files.readAllLines(from.trace)) {
+                Matcher m = QEMU_TRACE.matcher(line);
+                if (!m.find()) continue;
+                long us = Long.parseLong(m.group(1)) * 1_000_000L + Long.parseLong(m.group(2));
+                if (m.group(3).equals("vm_state_notify running 0")) stopped = us;
+                else if (m.group(3).equals("migrate_set_state new state completed")) completed = us;
+            }
+            if (stopped >= 0 && Files.exists(to.trace)) {
+                for (String line : Files.readAllLines(to.trace)) {
+                    Matcher m = QEMU_TRACE.matcher(line);
+                    if (m.find() && m.group(3).equals("vm_state_notify running 1")) {
+                        resumed = Long.parseLong(m.group(1)) * 1_000_000L + Long.parseLong(m.group(2));
+                        break;
+                    }
+                }
+            }
+            if (stopped >= 0 && resumed >= 0) return new double[] {(resumed - stopped) / 1e3, completed >= 0 ? (completed - stopped) / 1e3 : Double.NaN};
+            if (System.nanoTime() > deadline) {
+                throw new IOException("no " + (stopped < 0 ? "stop in " + from.trace : "start in " + to.trace) + " (QEMU's vm_state_notify trace)");
+            }
+            Thread.sleep(100);
+        }
     }
 
     private static long tickNumber(String tick) {
@@ -611,7 +683,7 @@ public final class MigrationBenchmark {
         long t0 = System.nanoTime();
         Process p = new ProcessBuilder(visor.toString(), "run", "--restore", snapshot.toString()).start();
         live.add(p);
-        Vm vm = new Vm(Engine.VISOR, "restored", p, null, null, run);
+        Vm vm = new Vm(Engine.VISOR, "restored", p, null, null, null, run);
         vms.add(vm);
         int n = ++sentinel;
         vm.console.send("echo A$((40+2))-" + n + "=");   // typed once the VM runs: its shell is at the prompt
@@ -658,9 +730,11 @@ public final class MigrationBenchmark {
     private Vm start(Engine engine, String name, Integer incomingPort, Run run, List<Vm> vms) throws IOException, InterruptedException {
         Path socket = work.resolve(engine.name().toLowerCase(Locale.ROOT) + "-" + name + ".sock");
         Files.deleteIfExists(socket);
-        Process p = new ProcessBuilder(command(engine, socket, incomingPort)).start();
+        Path trace = engine == Engine.QEMU ? work.resolve("qemu-" + name + ".trace") : null;
+        if (trace != null) Files.deleteIfExists(trace);
+        Process p = new ProcessBuilder(command(engine, socket, incomingPort, trace)).start();
         live.add(p);
-        Vm vm = new Vm(engine, engine.title + "-" + name, p, socket, incomingPort, run);
+        Vm vm = new Vm(engine, engine.title + "-" + name, p, socket, incomingPort, trace, run);
         vms.add(vm);
         if (incomingPort != null) {
             if (engine == Engine.VISOR) {
@@ -776,7 +850,9 @@ public final class MigrationBenchmark {
         out.println("(downtime, VMM's own figure: Visor from the source's pause until the guest runs at the destination (the source's");
         out.println(" pause-to-READY on its clock + the destination's READY-to-resumed on its own; its result line's confirmed_ms adds RESUMED's trip back);");
         out.println(" QEMU 7.2 from the source's stop until it has sent the last byte (no return path), the destination's load left out;");
-        out.println(" pause to last byte sent: that same measure for both, Visor's from its source's own clock.");
+        out.println(" pause to last byte sent: that same measure for both, Visor's from its source's own clock, QEMU's from its trace (to the microsecond);");
+        out.println(" guest paused: the wall-clock instant the source's vCPUs stopped to the one the destination's went on, both VMMs alike:");
+        out.println(" Visor's logged stopped_at_us / resumed_at_us, QEMU's trace of vm_state_notify (-trace ... -msg timestamp=on).");
         out.println(" console gap: last tick from the source to first tick from the destination as the host read them, both alike,");
         out.println(" within one ticker period (" + tickMs + " ms) plus console flushing. Rounds: Visor's pre-copy rounds, QEMU's dirty-bitmap syncs.");
         out.println(" QEMU's defaults here: " + qemuDefaults + ".)");

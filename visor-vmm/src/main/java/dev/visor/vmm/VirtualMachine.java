@@ -51,6 +51,12 @@ public final class VirtualMachine {
     private volatile VmSpec spec;
     /** Between pause() and resume(); a restored VM starts paused. */
     private volatile boolean paused;
+    /**
+     * Wall-clock microseconds since the epoch at which the vCPUs last stopped for a pause, and at which
+     * they were last let go again: the same host clock in every process, so a benchmark can time the
+     * guest's pause across a migration between two processes (as QEMU's trace of vm_state_notify does).
+     */
+    private volatile long stoppedAtMicros, resumedAtMicros;
     /** The board's threads run (after start(), or from the restore on). */
     private volatile boolean started;
     /** For a VM built ahead of a migration's switch-over: the shape it was built from (see {@link #prebuildForSwitchOver}). */
@@ -356,6 +362,7 @@ public final class VirtualMachine {
     public synchronized void pause() {
         if (paused) return;
         board.harts.pause();
+        stoppedAtMicros = wallMicros();
         for (VirtioMmio t : board.virtioDevices()) t.device().quiesce();
         board.clock.pause();
         paused = true;
@@ -368,7 +375,19 @@ public final class VirtualMachine {
         paused = false;
         board.clock.resume();
         for (VirtioMmio t : board.virtioDevices()) t.device().unquiesce();
+        resumedAtMicros = wallMicros();
         board.harts.resume();
+    }
+
+    /** See {@link #stoppedAtMicros}: when the vCPUs last stopped for a pause (0: never). */
+    public long stoppedAtMicros() { return stoppedAtMicros; }
+
+    /** See {@link #stoppedAtMicros}: when the vCPUs were last let go after a pause (0: never). */
+    public long resumedAtMicros() { return resumedAtMicros; }
+
+    private static long wallMicros() {
+        java.time.Instant now = java.time.Instant.now();
+        return now.getEpochSecond() * 1_000_000L + now.getNano() / 1_000;
     }
 
     public boolean isPaused() { return paused; }

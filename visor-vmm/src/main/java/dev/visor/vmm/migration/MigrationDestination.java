@@ -271,8 +271,8 @@ public final class MigrationDestination implements AutoCloseable {
                 log.accept("migration: the VM runs, but its control socket could not be opened: " + e.getMessage());
             }
             log.accept(String.format(java.util.Locale.ROOT, "migration: switch-over here: %s, state to ready %.1f ms (waiting for the"
-                    + " warm-up %.1f), ready to resumed %.1f ms", ahead ? "built ahead" : "built at the switch-over",
-                    (ready - done) / 1e6, (joined - done) / 1e6, (resumed - ready) / 1e6));
+                    + " warm-up %.1f), ready to resumed %.1f ms; resumed_at_us=%d", ahead ? "built ahead" : "built at the switch-over",
+                    (ready - done) / 1e6, (joined - done) / 1e6, (resumed - ready) / 1e6, vm.resumedAtMicros()));
             log.accept("migration: the VM runs here now (" + received / 1_000_000 + " MB of RAM"
                     + (targets == null ? "" : ", " + targets.dataBytes() / 1_000_000 + " MB of disk") + " received)");
             return vm;

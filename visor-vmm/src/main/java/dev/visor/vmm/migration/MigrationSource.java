@@ -311,10 +311,10 @@ public final class MigrationSource {
             double downtime = readyToResumed >= 0 && readyToResumed <= end - ready ? (ready - pauseAt + readyToResumed) / 1e6 : (end - pauseAt) / 1e6;
             log.accept(String.format(Locale.ROOT, "migration: stop-and-copy: %d pages, %d disk chunks, %d bytes of state; guest paused %.1f ms: "
                             + "pause %.1f, pages+chunks %.1f, disk flush %.1f, state %.1f, destination build %.1f, go/resume %.1f "
-                            + "(the destination's clock); confirmation here after %.1f ms",
+                            + "(the destination's clock); confirmation here after %.1f ms; stopped_at_us=%d",
                     lastPages, lastChunks, state.length, downtime, (paused - pauseAt) / 1e6, (pagesSentAt - paused) / 1e6,
                     (flushed - pagesSentAt) / 1e6, (stateSent - flushed) / 1e6, (ready - stateSent) / 1e6, readyToResumed / 1e6,
-                    (end - pauseAt) / 1e6));
+                    (end - pauseAt) / 1e6, vm.stoppedAtMicros()));
             progress.downtimeMillis = downtime;
             progress.totalMillis = (end - t0) / 1e6;
             progress.phase = MigrationProgress.Phase.COMPLETED;

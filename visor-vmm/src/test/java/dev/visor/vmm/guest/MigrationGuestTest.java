@@ -144,6 +144,13 @@ class MigrationGuestTest {
             assertTrue(g.vm.isPaused(), "the source stays paused after the switch-over");
             assertTrue(destLog.stream().anyMatch(l -> l.contains("switch-over here: built ahead")),
                     "the destination built the VM (its disk a placeholder) while the RAM came: " + destLog);
+            // the wall-clock instants logged for benchmarks: the pause they span is the guest's, within the downtime figure
+            // (which starts at the pause request, before the vCPUs stop, and adds READY's trip)
+            long pausedMicros = second.resumedAtMicros() - g.vm.stoppedAtMicros();
+            assertTrue(pausedMicros > 0 && pausedMicros <= busy.downtimeMillis() * 1000 + 1000,
+                    "stopped " + g.vm.stoppedAtMicros() + " to resumed " + second.resumedAtMicros() + " against downtime " + busy.downtimeMillis() + " ms");
+            String resumedField = "resumed_at_us=" + second.resumedAtMicros();
+            assertTrue(destLog.stream().anyMatch(l -> l.contains(resumedField)), "the destination logs its resume: " + destLog);
             g.vm.stop();
             console2.connect(second::consoleInput);
             assertEquals("hello", console2.run("echo hello", T));
