@@ -6,7 +6,7 @@ import dev.visor.machine.HostMemory;
  * First-use costs of a fresh JVM, paid on a background thread while the process is still starting
  * (parsing its options, reading a snapshot's manifest), rather than on the path of the VM being built.
  *
- * <p>What costs: the native calls' stubs ({@link HostMemory}'s mmap, open...: the FFM linker spins
+ * <p>What costs: the CPU engine's static tables (50 ms, see HartGroup#initializeClasses), the native calls' stubs ({@link HostMemory}'s mmap, open...: the FFM linker spins
  * them on first use, 60 to 100 ms measured on a cold JVM), and, before a restore, loading and first
  * runs of the state code and the board (a restore measured 130 to 170 ms from the call to a
  * running VM, 100 of it in such first uses, on a 512 MiB snapshot). The warm-up builds nothing the
@@ -19,6 +19,7 @@ public final class ColdStart {
     /** Starts the warm-up for a VM about to be booted, or restored from a snapshot or migration when {@code restoring}. */
     public static void begin(boolean restoring) {
         Thread.ofPlatform().daemon().name("visor-cold-start").start(() -> {
+            dev.visor.engine.riscv.HartGroup.initializeClasses();
             HostMemory.warmUp();
             if (restoring) VmState.warmUp(1, 1);
         });

@@ -61,6 +61,25 @@ public final class HartGroup {
 
     public int count() { return harts.length; }
 
+    /**
+     * Runs the engine's static initializers now, on the calling thread. The costly one is the table of
+     * compressed-instruction expansions (65,536 entries, built in HotSpot's interpreter: about 50 ms
+     * on a cold JVM), which the first vCPU would otherwise build when it meets its first compressed
+     * instruction: for a VM arriving by migration that was a pause after the resume, with the guest
+     * making no progress at all. Meant for a background thread while a process starts.
+     */
+    public static void initializeClasses() {
+        java.lang.invoke.MethodHandles.Lookup lookup = java.lang.invoke.MethodHandles.lookup();
+        for (Class<?> c : new Class<?>[] {Rvc.class, Hart.class, Mmu.class, Privileged.class, Atomics.class, FloatUnit.class,
+                BlockTranslator.class, BlockCache.class, TranslationWorker.class}) {
+            try {
+                lookup.ensureInitialized(c);
+            } catch (IllegalAccessException e) {
+                throw new IllegalStateException(e); // same package: cannot happen
+            }
+        }
+    }
+
     public Hart hart(int i) { return harts[i]; }
 
     /** The interrupt inputs of each hart, for the interrupt controllers. */
