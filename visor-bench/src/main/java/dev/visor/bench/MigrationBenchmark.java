@@ -604,7 +604,8 @@ public final class MigrationBenchmark {
                 Matcher m = QEMU_TRACE.matcher(line);
                 if (!m.find()) continue;
                 long us = Long.parseLong(m.group(1)) * 1_000_000L + Long.parseLong(m.group(2));
-                if (m.group(3).equals("vm_state_notify running 0")) stopped = us;
+                // the stop for the switch-over: the last one before the migration completed (a quit may stop it again later)
+                if (m.group(3).equals("vm_state_notify running 0") && completed < 0) stopped = us;
                 else if (m.group(3).equals("migrate_set_state new state completed")) completed = us;
             }
             if (stopped >= 0 && Files.exists(to.trace)) {
