@@ -603,7 +603,7 @@ public final class MigrationBenchmark {
             for (String line : Files.readAllLines(from.trace)) {
                 Matcher m = QEMU_TRACE.matcher(line);
                 if (!m.find()) continue;
-                long us = Long.parseLong(m.group(1)) * 1_000_000L + Long.parseLong(m.group(2));
+                long us = traceMicros(m);
                 // the stop for the switch-over: the last one before the migration completed (a quit may stop it again later)
                 if (m.group(3).equals("vm_state_notify running 0") && completed < 0) stopped = us;
                 else if (m.group(3).equals("migrate_set_state new state completed")) completed = us;
@@ -612,7 +612,7 @@ public final class MigrationBenchmark {
                 for (String line : Files.readAllLines(to.trace)) {
                     Matcher m = QEMU_TRACE.matcher(line);
                     if (m.find() && m.group(3).equals("vm_state_notify running 1")) {
-                        resumed = Long.parseLong(m.group(1)) * 1_000_000L + Long.parseLong(m.group(2));
+                        resumed = traceMicros(m);
                         break;
                     }
                 }
@@ -623,6 +623,11 @@ public final class MigrationBenchmark {
             }
             Thread.sleep(100);
         }
+    }
+
+    /** A QEMU_TRACE match's timestamp in epoch microseconds. */
+    private static long traceMicros(Matcher m) {
+        return Long.parseLong(m.group(1)) * 1_000_000L + Long.parseLong(m.group(2));
     }
 
     private static long tickNumber(String tick) {

@@ -6,8 +6,9 @@ import dev.visor.machine.HostMemory;
  * First-use costs of a fresh JVM, paid on a background thread while the process is still starting
  * (parsing its options, reading a snapshot's manifest), rather than on the path of the VM being built.
  *
- * <p>What costs: the CPU engine's static tables (50 ms, see HartGroup#initializeClasses), the native calls' stubs ({@link HostMemory}'s mmap, open...: the FFM linker spins
- * them on first use, 60 to 100 ms measured on a cold JVM), and, before a restore, loading and first
+ * <p>What costs: the CPU engine's static tables (50 ms, see HartGroup#initializeClasses), the native
+ * calls' stubs ({@link HostMemory}'s mmap, open...: the FFM linker spins them on first use, 60 to
+ * 100 ms measured on a cold JVM), and, before a restore, loading and first
  * runs of the state code and the board (a restore measured 130 to 170 ms from the call to a
  * running VM, 100 of it in such first uses, on a 512 MiB snapshot). The warm-up builds nothing the
  * VM keeps: a VM built meanwhile waits for whatever class the warm-up is initialising, as it would
