@@ -62,6 +62,20 @@ public final class JitPriority {
         });
     }
 
+    /** Gives the calling thread the compiler threads' priority (for a translator that starts after the scans). */
+    public static void lowerCurrentThread() {
+        int nice = Integer.getInteger("visor.jit.nice", 10);
+        if (nice == 0 || !Files.isDirectory(Path.of("/proc/self/task"))) return;
+        try {
+            Linker linker = Linker.nativeLinker();
+            MethodHandle setpriority = linker.downcallHandle(linker.defaultLookup().find("setpriority").orElseThrow(),
+                    FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+            int ignored = (int) setpriority.invokeExact(PRIO_PROCESS, 0, nice); // who 0: the calling thread (Linux)
+        } catch (Throwable t) {
+            // no setpriority here: the thread keeps its priority
+        }
+    }
+
     /** Sets {@code nice} on each compiler or translator thread not in {@code done} yet. */
     private static void lower(Path tasks, MethodHandle setpriority, int nice, Set<Integer> done) {
         try (Stream<Path> all = Files.list(tasks)) {
