@@ -41,14 +41,8 @@ public final class JitPriority {
         int nice = Integer.getInteger("visor.jit.nice", 10);
         Path tasks = Path.of("/proc/self/task");
         if (nice == 0 || !Files.isDirectory(tasks)) return;
-        MethodHandle setpriority;
-        try {
-            Linker linker = Linker.nativeLinker();
-            setpriority = linker.downcallHandle(linker.defaultLookup().find("setpriority").orElseThrow(),
-                    FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
-        } catch (RuntimeException e) {
-            return; // no setpriority here
-        }
+        MethodHandle setpriority = setpriority();
+        if (setpriority == null) return;
         Thread.ofPlatform().daemon().name("visor-jit-priority").start(() -> {
             Set<Integer> done = new HashSet<>();
             for (long pause = 1000; ; pause = Math.min(pause * 2, 30_000)) {
@@ -66,13 +60,23 @@ public final class JitPriority {
     public static void lowerCurrentThread() {
         int nice = Integer.getInteger("visor.jit.nice", 10);
         if (nice == 0 || !Files.isDirectory(Path.of("/proc/self/task"))) return;
+        MethodHandle setpriority = setpriority();
+        if (setpriority == null) return;
         try {
-            Linker linker = Linker.nativeLinker();
-            MethodHandle setpriority = linker.downcallHandle(linker.defaultLookup().find("setpriority").orElseThrow(),
-                    FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
             int ignored = (int) setpriority.invokeExact(PRIO_PROCESS, 0, nice); // who 0: the calling thread (Linux)
         } catch (Throwable t) {
-            // no setpriority here: the thread keeps its priority
+            // the call failed: the thread keeps its priority
+        }
+    }
+
+    /** A handle on setpriority(2), or null where there is none. */
+    private static MethodHandle setpriority() {
+        try {
+            Linker linker = Linker.nativeLinker();
+            return linker.downcallHandle(linker.defaultLookup().find("setpriority").orElseThrow(),
+                    FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+        } catch (RuntimeException e) {
+            return null;
         }
     }
 
