@@ -64,8 +64,8 @@ public final class Main implements Callable<Integer> {
         if (args.length > 0 && args[0].equals("run")) {
             // while the options are parsed and files read: a restore or migration's switch-over is timed
             List<String> all = List.of(args);
-            dev.visor.vmm.ColdStart.begin(all.stream().anyMatch(a -> a.startsWith("--restore") || a.startsWith("--incoming")),
-                    all.stream().anyMatch(a -> a.startsWith("--incoming")));
+            boolean incoming = all.stream().anyMatch(a -> a.startsWith("--incoming"));
+            dev.visor.vmm.ColdStart.begin(incoming || all.stream().anyMatch(a -> a.startsWith("--restore")), incoming);
             dev.visor.vmm.JitPriority.start(); // the vCPUs before the JIT for a core
         }
         Path exitStatusFile;
