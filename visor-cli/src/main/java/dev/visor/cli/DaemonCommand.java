@@ -87,6 +87,8 @@ final class DaemonCommand implements java.util.concurrent.Callable<Integer> {
         cmd.add("-Xss16m");
         // as ./visor: HotSpot keeps both sides of translated guest code's branches (see the comment there)
         cmd.add("-XX:PerMethodTrapLimit=0");
+        // as ./visor for visor run: no on-stack replacement in a VM's process (see the comment there)
+        cmd.add("-XX:-UseOnStackReplacement");
         // ./visor's AOT cache (classes linked ahead of time, a training boot's profiles): VMMs start their guests sooner
         String aot = System.getenv("VISOR_AOT_CACHE");
         if (aot != null && java.nio.file.Files.isReadable(Path.of(aot))) cmd.add("-XX:AOTCache=" + aot);

@@ -168,18 +168,40 @@ public final class Snapshot {
         try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
             f.setLength(size); // a hole of the whole size; runs of data are written into it
             FileChannel ch = f.getChannel();
-            long run = -1;
-            for (long off = 0; off <= size; off += GuestMemory.PAGE_SIZE) {
-                boolean data = off < size && ram.asSlice(off, GuestMemory.PAGE_SIZE).mismatch(zero) >= 0;
-                if (data && run < 0) run = off;
-                if (run >= 0 && (!data || off - run >= MAX_RUN)) {
-                    written += writeFully(ch, ram.asSlice(run, off - run), run);
-                    run = data ? off : -1;
+            // Pages are examined SCAN at a time by a method of its own: VM processes run without on-stack
+            // replacement (see ./visor), so a long loop runs compiled only in a method that is called often.
+            for (long off = 0; off < size; ) {
+                long chunkEnd = Math.min(size, off + SCAN);
+                long start = nextPage(ram, off, chunkEnd, zero, true);
+                if (start == chunkEnd) {
+                    off = chunkEnd;
+                    continue;
                 }
+                // a run of data pages from start, up to the next zero page or MAX_RUN bytes
+                long cap = Math.min(size, start + MAX_RUN), end = start + GuestMemory.PAGE_SIZE;
+                while (end < cap) {
+                    long limit = Math.min(cap, end + SCAN);
+                    long hole = nextPage(ram, end, limit, zero, false);
+                    end = hole;
+                    if (hole < limit) break;
+                }
+                written += writeFully(ch, ram.asSlice(start, end - start), start);
+                off = end;
             }
             ch.force(true);
         }
         return written;
+    }
+
+    /** Bytes of RAM {@link #nextPage} examines per call. */
+    private static final long SCAN = 64 * GuestMemory.PAGE_SIZE;
+
+    /** The offset of the first page in [from, to) that holds data ({@code data}) or is all zeros (not {@code data}); else {@code to}. */
+    private static long nextPage(MemorySegment ram, long from, long to, MemorySegment zero, boolean data) {
+        for (long off = from; off < to; off += GuestMemory.PAGE_SIZE) {
+            if ((ram.asSlice(off, GuestMemory.PAGE_SIZE).mismatch(zero) >= 0) == data) return off;
+        }
+        return to;
     }
 
     private static long writeFully(FileChannel ch, MemorySegment data, long at) throws IOException {

@@ -252,22 +252,27 @@ public final class Hart implements InterruptPins {
     /** Runs until {@link #requestStop}. Call on the hart's own thread. */
     void run() {
         thread = Thread.currentThread();
-        while (!stopRequested) {
-            group.pausePoint(this);
-            if (stopRequested) break;
-            if (tlbFlushRequested) {
-                tlbFlushRequested = false;
-                flushTlb();
-            }
-            attention = false;
-            collectTranslations();
-            if (checkInterrupts()) waitingForInterrupt = false;
-            if (waitingForInterrupt) {
-                idle();
-                continue;
-            }
-            execute(BLOCK);
+        // one slice per call: VM processes run without on-stack replacement (see ./visor), and this loop
+        // runs once per thread, so its body is a method that gets compiled
+        while (!stopRequested) runSlice();
+    }
+
+    /** Polls the pause point, TLB flush requests, translations and interrupts, then idles or runs a block of instructions. */
+    private void runSlice() {
+        group.pausePoint(this);
+        if (stopRequested) return;
+        if (tlbFlushRequested) {
+            tlbFlushRequested = false;
+            flushTlb();
         }
+        attention = false;
+        collectTranslations();
+        if (checkInterrupts()) waitingForInterrupt = false;
+        if (waitingForInterrupt) {
+            idle();
+            return;
+        }
+        execute(BLOCK);
     }
 
     void requestStop() {

@@ -454,39 +454,54 @@ public final class MigrationSource {
      */
     private long sendPages(long[] bitmap) throws IOException {
         long pages = memory.size() / PAGE, before = progress.bytesSent;
-        long runStart = -1;
-        int runLength = 0;
-        boolean runZero = false;
-        for (long p = 0; p < pages; p++) {
-            if (bitmap != null) {
-                long w = bitmap[(int) (p >>> 6)];
-                if (w == 0) { // skip 64 clean pages at once
-                    if (runLength > 0) { flushRun(runStart, runLength, runZero); runLength = 0; }
-                    p |= 63;
-                    continue;
-                }
-                if ((w & (1L << p)) == 0) {
-                    if (runLength > 0) { flushRun(runStart, runLength, runZero); runLength = 0; }
-                    continue;
-                }
-            }
-            boolean isZero = memory.segment().asSlice(p * PAGE, PAGE).mismatch(zero) < 0;
-            if (isZero && bitmap == null) { // round 0: the destination's RAM is zero already
-                if (runLength > 0) { flushRun(runStart, runLength, runZero); runLength = 0; }
+        runLength = 0;
+        // 64 pages (one bitmap word) per call: VM processes run without on-stack replacement (see ./visor),
+        // so a loop runs as compiled code only in a method called often enough to be compiled
+        for (long first = 0; first < pages; first += 64) {
+            long w = bitmap == null ? -1L : bitmap[(int) (first >>> 6)];
+            if (w == 0) { // 64 clean pages
+                endRun();
                 continue;
             }
-            if (runLength > 0 && (isZero != runZero || runLength == MigrationProtocol.MAX_RUN)) {
-                flushRun(runStart, runLength, runZero);
-                runLength = 0;
+            sendWord(first, Math.min(64, pages - first), w, bitmap == null);
+        }
+        endRun();
+        out.flush();
+        touch();
+        return progress.bytesSent - before;
+    }
+
+    /** The run of pages being gathered for one PAGES or ZERO message: first page, length, and which. */
+    private long runStart;
+    private int runLength;
+    private boolean runZero;
+
+    /** Adds the pages {@code first + i} whose bit i is set in {@code w} to runs (round 0: the non-zero ones). */
+    private void sendWord(long first, long count, long w, boolean round0) throws IOException {
+        for (int i = 0; i < count; i++) {
+            long p = first + i;
+            if ((w & (1L << i)) == 0) {
+                endRun();
+                continue;
             }
+            boolean isZero = memory.segment().asSlice(p * PAGE, PAGE).mismatch(zero) < 0;
+            if (isZero && round0) { // round 0: the destination's RAM is zero already
+                endRun();
+                continue;
+            }
+            if (runLength > 0 && (isZero != runZero || runLength == MigrationProtocol.MAX_RUN)) endRun();
             if (runLength == 0) { runStart = p; runZero = isZero; }
             if (!isZero) MemorySegment.copy(memory.segment(), ValueLayout.JAVA_BYTE, p * PAGE, buffer, runLength * PAGE, PAGE);
             runLength++;
         }
-        if (runLength > 0) flushRun(runStart, runLength, runZero);
-        out.flush();
-        touch();
-        return progress.bytesSent - before;
+    }
+
+    /** Sends the run gathered so far, if any. */
+    private void endRun() throws IOException {
+        if (runLength > 0) {
+            flushRun(runStart, runLength, runZero);
+            runLength = 0;
+        }
     }
 
     private void flushRun(long first, int count, boolean isZero) throws IOException {
