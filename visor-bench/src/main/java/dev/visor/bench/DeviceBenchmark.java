@@ -48,7 +48,9 @@ import static dev.visor.bench.BenchSupport.seconds;
  *   <li>sequential disk write: {@code dd if=/dev/zero of=/dev/vda bs=1M oflag=direct} (target: Visor's
  *       throughput at least QEMU's);</li>
  *   <li>sequential disk read: {@code dd if=/dev/vda of=/dev/null bs=1M iflag=direct}, {@value #READ_PASSES}
- *       times over the written range (same target);</li>
+ *       times over the written range (same target), right after the write: a JIT's warm-up is in it;</li>
+ *   <li>the same read again after {@code --warm-passes} untimed passes (default {@value #WARM_PASSES}):
+ *       how far each engine gets once its JIT has compiled the guest's I/O path (for information);</li>
  *   <li>TCP from the guest to a server of this benchmark on the host's 127.0.0.1, through the NAT
  *       (the guest dials 10.0.2.2): {@code dd if=/dev/zero bs=64k | nc} (target: Visor at least half of QEMU),
  *       with the guest's transmitted frames per second;</li>
@@ -72,6 +74,12 @@ public final class DeviceBenchmark {
     static final int LOOPBACK_PORT = 5001;
     /** The read figure reads the written range this many times in a row (one timing). */
     static final int READ_PASSES = 4;
+    /**
+     * Untimed read passes before the warm read figure. Visor's read passes reach their steady speed after
+     * about 40 (10 GiB, 20 s): the guest's per-request code runs 256 times a pass, so it reaches the
+     * translation threshold only after eight passes and C2 some passes later; QEMU's are steady at once.
+     */
+    static final int WARM_PASSES = 40;
     /** Characters of a typed line to wait for in its echo: ash wraps the echo of a long line at 80 columns. */
     static final int ECHO_PREFIX = 40;
     /** busybox time: "real\t0m 4.58s" (or "1h 2m 3s" past an hour). */
@@ -88,6 +96,7 @@ public final class DeviceBenchmark {
     enum Figure {
         DISK_WRITE("disk: sequential write, %d MiB (MB/s)", 1.0, "Visor >= QEMU"),
         DISK_READ("disk: sequential read, " + READ_PASSES + " x %d MiB (MB/s)", 1.0, "Visor >= QEMU"),
+        DISK_READ_WARM("  the same after %d more passes (MB/s)", Double.NaN, "(info)"),
         NAT_TCP("net: TCP guest->host via NAT, %d MiB (MB/s)", 0.5, "Visor >= QEMU/2"),
         NAT_FRAMES("net: guest tx frames/s during it", Double.NaN, "(info)"),
         LOOPBACK_TCP("guest TCP over lo, no NIC, %d MiB (MB/s)", Double.NaN, "(info)"),
@@ -129,6 +138,7 @@ public final class DeviceBenchmark {
     int rounds = 1;
     int memoryMiB = 512;
     int diskMiB = 256;
+    int warmPasses = WARM_PASSES;
     int netMiB = 32;
     int loopbackMiB = 4;
     String append = VmSpec.DEFAULT_APPEND;
@@ -152,6 +162,7 @@ public final class DeviceBenchmark {
             usage: devices-vs-qemu [options]
               --rounds N            boots of each VMM (default 1); medians are reported
               --disk-mib N          MiB written and read by dd (default 256, at most %d)
+              --warm-passes N       untimed read passes before the warm read figure (default %d)
               --net-mib N           MiB sent through the NAT (default 32)
               --loopback-mib N      MiB sent over the guest's loopback for reference (default 4)
               --dir DIR             where the fresh disk images go (default: the system temp directory)
@@ -162,7 +173,7 @@ public final class DeviceBenchmark {
               --command-timeout S   limit for one guest command (default 600)
               --show-console        copy the guests' consoles to stderr
             Extra JVM options for Visor (e.g. -Dvisor.stats=true) go in VISOR_JAVA_OPTS.
-            """.formatted(DISK_IMAGE_MIB, VmSpec.DEFAULT_APPEND);
+            """.formatted(DISK_IMAGE_MIB, WARM_PASSES, VmSpec.DEFAULT_APPEND);
 
     public static void main(String[] args) throws Exception {
         DeviceBenchmark b = new DeviceBenchmark();
@@ -199,6 +210,7 @@ public final class DeviceBenchmark {
                     switch (a) {
                         case "--rounds" -> rounds = positive(a, v);
                         case "--disk-mib" -> diskMiB = positive(a, v);
+                        case "--warm-passes" -> warmPasses = positive(a, v);
                         case "--net-mib" -> netMiB = positive(a, v);
                         case "--loopback-mib" -> loopbackMiB = positive(a, v);
                         case "--dir" -> dir = Path.of(v);
@@ -327,9 +339,11 @@ public final class DeviceBenchmark {
             diskFigure(run, console, p.pid(), Figure.DISK_WRITE, 1,
                     "time dd if=/dev/zero of=/dev/vda bs=1M count=" + diskMiB + " oflag=direct");
             // reads are fast enough on QEMU that one pass is a few ticks of busybox time's 10 ms clock
-            diskFigure(run, console, p.pid(), Figure.DISK_READ, READ_PASSES,
-                    "time sh -c 'for i in" + passList() + "; do dd if=/dev/vda of=/dev/null bs=1M count=" + diskMiB
-                    + " iflag=direct; done'");
+            String readPasses = "time sh -c 'for i in" + passList() + "; do dd if=/dev/vda of=/dev/null bs=1M count=" + diskMiB
+                    + " iflag=direct; done'";
+            diskFigure(run, console, p.pid(), Figure.DISK_READ, READ_PASSES, readPasses);
+            warmUpReads(run, console);
+            diskFigure(run, console, p.pid(), Figure.DISK_READ_WARM, READ_PASSES, readPasses);
             if (waitForLease(run, console)) natFigure(run, console, p.pid());
             loopbackFigure(run, console);
 
@@ -384,6 +398,19 @@ public final class DeviceBenchmark {
         report(String.format(Locale.ROOT, "%s", figureLabel(figure)), run.value[figure.ordinal()], "MB/s",
                 String.format(Locale.ROOT, "guest %.2f s, host prompt-to-prompt %.2f s", guestSeconds, t.hostSeconds()));
         threads(t);
+    }
+
+    /** The untimed read passes before the warm read figure; the guest's time for them is printed. */
+    private void warmUpReads(Run run, ChildConsole console) throws IOException, InterruptedException, ChildConsole.ConsoleTimeout {
+        String output = type(console, "time sh -c 'i=0; while [ $i -lt " + warmPasses + " ]; do dd if=/dev/vda of=/dev/null bs=1M count="
+                + diskMiB + " iflag=direct 2>/dev/null; i=$((i+1)); done'", commandTimeout);
+        double guestSeconds = guestReal(output);
+        if (Double.isNaN(guestSeconds)) {
+            run.warnings.add("the warm-up read passes printed no time: " + oneLine(output));
+        } else {
+            out.printf(Locale.ROOT, "    %d untimed read passes of %d MiB: %.1f s (%.0f MB/s)%n", warmPasses, diskMiB, guestSeconds,
+                    warmPasses * ((long) diskMiB << 20) / guestSeconds / 1e6);
+        }
     }
 
     /** " 1 2 3 4": the loop list of the read passes. */
@@ -574,6 +601,7 @@ public final class DeviceBenchmark {
     private String figureLabel(Figure f) {
         return switch (f) {
             case DISK_WRITE, DISK_READ -> f.label.formatted(diskMiB);
+            case DISK_READ_WARM -> f.label.formatted(warmPasses);
             case NAT_TCP -> f.label.formatted(netMiB);
             case LOOPBACK_TCP -> f.label.formatted(loopbackMiB);
             default -> f.label;
